@@ -7,6 +7,12 @@
 //! loom (`RUSTFLAGS="--cfg loom" cargo test -p atelier-ring --test loom --release`) and run
 //! under miri (`cargo +nightly miri test -p atelier-ring`).
 #![cfg_attr(not(feature = "std"), no_std)]
+// `memory.atomic.notify` is still unstable in core::arch; the wasm build already runs with
+// `-Z build-std` (RUSTC_BOOTSTRAP=1), and native builds never see this.
+#![cfg_attr(
+    all(target_arch = "wasm32", target_feature = "atomics"),
+    feature(stdarch_wasm_atomic_wait)
+)]
 #![warn(missing_docs)]
 
 extern crate alloc;

@@ -239,7 +239,9 @@ impl Controller {
         let args = if len as usize <= INLINE_BYTES {
             let bytes = match &self.staging {
                 // SAFETY: the staging buffer is ours and holds at least `len` bytes.
-                Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) }.to_vec(),
+                Some(buf) => {
+                    unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) }.to_vec()
+                }
                 None => Vec::new(),
             };
             PendingArgs::Small(bytes)
@@ -247,7 +249,9 @@ impl Controller {
             let buf = self.staging.take().ok_or(SubmitError::TooLong(len))?;
             PendingArgs::Large(buf, len)
         };
-        let t = self.task_mut(task).map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        let t = self
+            .task_mut(task)
+            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
         t.pending.push_back(Pending { call_id, args });
         t.start_pending()?;
         Ok(call_id)
@@ -314,7 +318,11 @@ impl TaskState {
                     // SAFETY: the slot is FREE, so only the controller touches its inline
                     // bytes; `bytes` is at most INLINE_BYTES long.
                     unsafe {
-                        std::ptr::copy_nonoverlapping(bytes.as_ptr(), slot.inline_ptr(), bytes.len())
+                        std::ptr::copy_nonoverlapping(
+                            bytes.as_ptr(),
+                            slot.inline_ptr(),
+                            bytes.len(),
+                        )
                     };
                     record.args = Args::Inline;
                     (INLINE_PTR, bytes.len() as u32)

@@ -1,0 +1,371 @@
+// createTaskRuntime() and defineTask(): the page's side of the dispatch path.
+//
+// A call is encoded straight into the controller's staging buffer in shared memory and
+// submitted to the Rust controller (src/core/controller.rs), which writes its envelope into
+// a slot and publishes it on the task's work ring; an idle worker of the task pulls it. No
+// postMessage is involved once a worker has finished its start-up handshake. Completions
+// come back on the task's completion ring; the runtime sleeps on the completion doorbell
+// with Atomics.waitAsync (the page's thread must never block) and drains them in batches.
+import { bindings, isolated, wasmMemory, wasmModule, Views } from './wasm.js';
+import * as L from './layout.js';
+import { Writer, Reader, encodeArgs, decode } from './codec.js';
+import { notIsolatedError, TaskDisposedError, WorkerCrashedError } from './errors.js';
+import { WorkerPool } from './pool.js';
+
+const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
+const OUT_CALL_ID = 0;
+const OUT_OUTCOME = 1;
+const OUT_PTR = 2;
+const OUT_LEN = 3;
+const OUT_WORKER = 4;
+
+let runtimeCount = 0;
+
+/**
+ * Creates an isolated runtime: its own controller, tasks and workers.
+ * Throws at once when the page is not cross-origin isolated.
+ */
+export function createTaskRuntime(config = {}) {
+  if (!isolated) throw notIsolatedError();
+  if (config === null || typeof config !== 'object') {
+    throw new TypeError('createTaskRuntime(config): config must be an object or omitted');
+  }
+  return new Runtime(config).api;
+}
+
+class Runtime {
+  constructor(config) {
+    this.id = ++runtimeCount;
+    this.core = new bindings.RuntimeCore();
+    this.views = new Views(wasmMemory);
+    this.calls = new Map(); // call id -> Call
+    this.tasks = new Set();
+    this.pumping = false;
+    this.outWord = this.core.outAddr() >>> 2;
+    this.bellWord = this.core.doneBellAddr() >>> 2;
+    this.stagingPtr = 0;
+    this.stagingCap = 0;
+    this.writer = new Writer((need) => this.growStaging(need));
+    this.reader = new Reader();
+    this.taskCount = 0;
+    const runtime = this;
+    this.api = {
+      defineTask(taskConfig) {
+        return runtime.defineTask(taskConfig);
+      },
+      getRuntimeSnapshot() {
+        return { tasks: [...runtime.tasks].map((t) => t.snapshot()) };
+      },
+    };
+    void config;
+  }
+
+  defineTask(config) {
+    const task = new Task(this, validateTaskConfig(config), ++this.taskCount);
+    this.tasks.add(task);
+    return task.proxy;
+  }
+
+  growStaging(need) {
+    const keep = this.writer.length;
+    const ptr = this.core.reserve(need, keep);
+    if (ptr === 0) {
+      this.stagingPtr = 0;
+      throw new RangeError(
+        `a call's arguments need ${need} bytes of shared memory and the memory is full (its maximum is fixed when the page loads): pass large data in smaller calls, or free shared buffers`,
+      );
+    }
+    this.stagingPtr = ptr;
+    this.stagingCap = this.core.stagingCap();
+    this.views.refresh();
+    return { u8: this.views.u8, start: ptr, cap: this.stagingCap };
+  }
+
+  /** Encodes and submits one call; returns its promise. */
+  submit(task, method, args) {
+    const writer = this.writer;
+    let id;
+    try {
+      if (this.stagingPtr === 0) this.growStaging(256);
+      writer.reset(this.views.refresh().u8, this.stagingPtr, this.stagingCap);
+      encodeArgs(method, args, writer);
+      const len = writer.length;
+      id = this.core.submit(task.index, len);
+      if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload took the staging buffer
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    task.outstanding++;
+    task.dispatched++;
+    const call = new Call(task, method);
+    this.calls.set(id, call);
+    call.promise = new Promise((resolve, reject) => {
+      call.resolve = resolve;
+      call.reject = reject;
+    });
+    if (!this.pumping) this.pump();
+    return call.promise;
+  }
+
+  /** Settles every finished call; returns how many. */
+  drain() {
+    let settled = 0;
+    const core = this.core;
+    for (const task of this.tasks) {
+      if (task.outstanding === 0 || task.disposed) continue;
+      while (core.poll(task.index)) {
+        settled++;
+        this.settle(task);
+      }
+    }
+    return settled;
+  }
+
+  settle(task) {
+    const out = this.views.refresh().u32;
+    const base = this.outWord;
+    const id = out[base + OUT_CALL_ID];
+    const outcome = out[base + OUT_OUTCOME];
+    const call = this.calls.get(id);
+    if (call === undefined) return; // already settled (crash, dispose): the slot is released anyway
+    this.calls.delete(id);
+    task.outstanding--;
+    if (outcome === 2) {
+      task.failed++;
+      call.reject(
+        new Error(
+          `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote an invalid result for ${call.method}(): ${this.core.invalidReason()}`,
+        ),
+      );
+      return;
+    }
+    let value;
+    try {
+      this.reader.reset(this.views.u8, out[base + OUT_PTR], out[base + OUT_LEN]);
+      value = decode(this.reader);
+    } catch (error) {
+      task.failed++;
+      call.reject(error);
+      return;
+    }
+    if (outcome === 0) {
+      task.succeeded++;
+      call.resolve(value);
+    } else {
+      task.failed++;
+      call.reject(value);
+    }
+  }
+
+  /** Drains completions while calls are outstanding, sleeping on the completion doorbell. */
+  async pump() {
+    this.pumping = true;
+    const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
+    const sleepersWord = this.bellWord + (L.BELL_SLEEPERS >>> 2);
+    try {
+      for (;;) {
+        const i32 = this.views.refresh().i32;
+        // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
+        // once more, then wait only while seq is unchanged.
+        const seen = Atomics.load(i32, seqWord);
+        Atomics.add(i32, sleepersWord, 1);
+        let waited = false;
+        try {
+          this.drain();
+          if (this.calls.size === 0) return;
+          const r = Atomics.waitAsync(i32, seqWord, seen);
+          if (r.async) {
+            waited = true;
+            await r.value;
+          }
+        } finally {
+          Atomics.sub(this.views.refresh().i32, sleepersWord, 1);
+        }
+        void waited;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Rejects every outstanding call of `task` with `error` (the slots drain on their own). */
+  failTask(task, makeError) {
+    for (const [id, call] of this.calls) {
+      if (call.task !== task) continue;
+      this.calls.delete(id);
+      task.outstanding--;
+      call.reject(makeError(call));
+    }
+  }
+}
+
+class Call {
+  constructor(task, method) {
+    this.task = task;
+    this.method = method;
+    this.promise = null;
+    this.resolve = null;
+    this.reject = null;
+  }
+}
+
+function isPositiveInt(v) {
+  return Number.isInteger(v) && v >= 1;
+}
+
+function validateTaskConfig(config) {
+  if (config === null || typeof config !== 'object') {
+    throw new TypeError("defineTask(config): config must be an object like { type: 'parallel', worker: () => new Worker(url, { type: 'module' }) }");
+  }
+  const { type, worker } = config;
+  if (type !== 'parallel' && type !== 'singleton') {
+    throw new TypeError(`defineTask: type must be 'parallel' or 'singleton' (got ${String(type)})`);
+  }
+  if (typeof worker !== 'function') {
+    throw new TypeError("defineTask: worker must be a function that returns a new Worker, e.g. () => new Worker(new URL('./my-worker.js', import.meta.url), { type: 'module' })");
+  }
+  const init = config.init ?? 'lazy';
+  if (init !== 'lazy' && init !== 'eager') {
+    throw new TypeError(`defineTask: init must be 'lazy' or 'eager' (got ${String(init)})`);
+  }
+  const defaultPool = (globalThis.navigator && navigator.hardwareConcurrency) || 4;
+  const poolSize = type === 'singleton' ? 1 : config.poolSize ?? defaultPool;
+  if (!isPositiveInt(poolSize)) {
+    throw new RangeError(`defineTask: poolSize must be an integer >= 1 (got ${String(config.poolSize)})`);
+  }
+  const maxInFlight = config.maxInFlight ?? (type === 'singleton' ? 1 : poolSize);
+  if (!isPositiveInt(maxInFlight)) {
+    throw new RangeError(`defineTask: maxInFlight must be an integer >= 1 (got ${String(config.maxInFlight)})`);
+  }
+  const startupTimeoutMs = config.startupTimeoutMs ?? 10000;
+  if (!(typeof startupTimeoutMs === 'number' && startupTimeoutMs > 0)) {
+    throw new RangeError(`defineTask: startupTimeoutMs must be a positive number of milliseconds (got ${String(config.startupTimeoutMs)})`);
+  }
+  return {
+    type,
+    worker,
+    init,
+    poolSize,
+    maxInFlight,
+    startupTimeoutMs,
+    taskName: config.taskName,
+    taskId: config.taskId,
+  };
+}
+
+class Task {
+  constructor(runtime, config, n) {
+    this.runtime = runtime;
+    this.config = config;
+    this.id = config.taskId ?? `task-${runtime.id}-${n}`;
+    this.name = config.taskName ?? this.id;
+    this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize);
+    this.outstanding = 0;
+    this.dispatched = 0;
+    this.succeeded = 0;
+    this.failed = 0;
+    this.disposed = false;
+    this.pool = new WorkerPool(this);
+    this.methods = new Map();
+    this.proxy = this.makeProxy();
+    if (config.init === 'eager') this.pool.start();
+  }
+
+  call(method, args) {
+    if (this.disposed) {
+      return Promise.reject(new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
+    }
+    if (this.pool.failure) return Promise.reject(this.pool.failure);
+    this.pool.start();
+    return this.runtime.submit(this, method, args);
+  }
+
+  method(name) {
+    let fn = this.methods.get(name);
+    if (fn === undefined) {
+      const task = this;
+      fn = function (...args) {
+        return task.call(name, args);
+      };
+      this.methods.set(name, fn);
+    }
+    return fn;
+  }
+
+  makeProxy() {
+    const task = this;
+    const reserved = {
+      with(options) {
+        void options;
+        return task.proxy;
+      },
+      getState() {
+        return task.state();
+      },
+      startWorkers() {
+        task.pool.start();
+      },
+      stopWorkers() {
+        task.pool.stop();
+      },
+      dispose() {
+        task.dispose();
+      },
+    };
+    return new Proxy(Object.create(null), {
+      get(_, prop) {
+        if (typeof prop !== 'string' || prop === 'then') return undefined;
+        if (RESERVED.has(prop)) return reserved[prop];
+        return task.method(prop);
+      },
+      has(_, prop) {
+        return typeof prop === 'string' && prop !== 'then';
+      },
+    });
+  }
+
+  state() {
+    const core = this.runtime.core;
+    const c = this.config;
+    const state = {
+      type: c.type,
+      totalWorkers: this.pool.size(),
+      activeWorkers: this.pool.ready(),
+      workerStatus: this.pool.status(),
+      lastCrash: this.pool.lastCrash,
+      taskStatus: this.outstanding > 0 ? 'active' : 'idle',
+      totalDispatched: this.dispatched,
+      queueDepth: this.disposed ? 0 : core.inFlight(this.index),
+      pendingQueueDepth: this.disposed ? 0 : core.pending(this.index),
+      waitingQueueDepth: 0,
+      maxInFlight: c.maxInFlight,
+      maxQueueDepth: Infinity,
+      queuePolicy: 'block',
+    };
+    if (c.type === 'parallel') {
+      state.poolSize = c.poolSize;
+      state.queueDepthByWorker = this.pool.depthByWorker();
+    }
+    return state;
+  }
+
+  snapshot() {
+    return { taskId: this.id, taskName: this.name, init: this.config.init, ...this.state() };
+  }
+
+  /** Rejects every outstanding call with `makeError(call)`. */
+  failAll(makeError) {
+    this.runtime.failTask(this, makeError);
+  }
+
+  dispose() {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pool.terminate();
+    this.failAll((call) => new TaskDisposedError(`task ${this.name} was disposed while ${call.method}() was waiting or running`));
+    this.runtime.tasks.delete(this);
+    this.runtime.core.removeTask(this.index);
+  }
+}
+
+export { WorkerCrashedError, wasmModule };

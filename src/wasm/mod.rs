@@ -1,0 +1,25 @@
+//! The wasm-bindgen layer the JS glue calls: [`main`] on the page's thread, [`worker`] in
+//! each worker. Both instantiate the same module on the same shared memory.
+
+mod main;
+mod worker;
+
+use wasm_bindgen::prelude::*;
+
+/// The module's shared `WebAssembly.Memory`, for the JS glue's views and for the workers'
+/// start-up handshake.
+#[wasm_bindgen(js_name = sharedMemory)]
+pub fn shared_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// [`atelier_ring::layout::fingerprint`]: the JS glue compares it with `layout.js`'s.
+#[wasm_bindgen(js_name = layoutFingerprint)]
+pub fn layout_fingerprint() -> u32 {
+    atelier_ring::layout::fingerprint()
+}
+
+/// An address as JS sees it.
+fn addr<T>(p: *const T) -> u32 {
+    p as usize as u32
+}

@@ -1,0 +1,61 @@
+// The test suite's worker: echoes values, throws on request, reports who it is.
+import { counts } from './counting.js';
+import { createTaskWorker } from '/pkg/worker.js';
+
+const me = `${Math.random().toString(36).slice(2)}-${Date.now()}`;
+
+class CustomError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'CustomError';
+  }
+}
+
+function spin(ms) {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy: a CPU-bound handler
+  }
+}
+
+createTaskWorker({
+  echo(value) {
+    return value;
+  },
+  echoMany(...args) {
+    return args.slice(0, -1); // drop the TaskContext
+  },
+  noop() {},
+  add(a, b) {
+    return a + b;
+  },
+  whoami(ms) {
+    spin(ms);
+    return me;
+  },
+  async later(value, ms) {
+    await new Promise((r) => setTimeout(r, ms));
+    return value;
+  },
+  ctxInfo(ctx) {
+    return { callId: ctx.callId, hasSignal: ctx.signal instanceof AbortSignal, aborted: ctx.signal.aborted };
+  },
+  throwIt(kind, message) {
+    if (kind === 'TypeError') throw new TypeError(message);
+    if (kind === 'RangeError') throw new RangeError(message);
+    if (kind === 'custom') throw new CustomError(message);
+    if (kind === 'string') throw message;
+    if (kind === 'cause') throw new Error(message, { cause: { code: 42 } });
+    throw new Error(message);
+  },
+  async rejectIt(message) {
+    await null;
+    throw new SyntaxError(message);
+  },
+  returnFunction() {
+    return () => 1;
+  },
+  postCount() {
+    return counts.post;
+  },
+});

@@ -1,0 +1,2 @@
+// A worker script that forgets to call createTaskWorker().
+self.addEventListener('message', () => {});
