@@ -136,6 +136,9 @@ pub struct Controller {
     staging: Option<HeapBuf>,
     /// The completion handed out by the last `poll`, released by the next.
     current: Option<(u32, u32)>,
+    /// Blocks of removed tasks. A terminated worker may still be finishing its last
+    /// instructions on its block, so a block is never freed while the runtime lives.
+    retired: Vec<Arc<TaskBlock>>,
 }
 
 impl Default for Controller {
@@ -153,6 +156,7 @@ impl Controller {
             next_call: 1,
             staging: None,
             current: None,
+            retired: Vec::new(),
         }
     }
 
@@ -289,13 +293,16 @@ impl Controller {
         }
     }
 
-    /// Forgets a task; its block lives on while workers still hold it.
+    /// Forgets a task (its workers are terminated). Its block is retired, not freed: see
+    /// `retired`.
     pub fn remove_task(&mut self, task: u32) -> Result<(), NoSuchTask> {
         self.task(task)?;
         if matches!(self.current, Some((t, _)) if t == task) {
             self.current = None;
         }
-        self.tasks[task as usize] = None;
+        if let Some(t) = self.tasks[task as usize].take() {
+            self.retired.push(t.block);
+        }
         Ok(())
     }
 }
