@@ -1,0 +1,299 @@
+//! `cargo atelier build`: the wasm build, the bindings, the JS glue, and the check
+//! that the module's memory is shared.
+//!
+//! 1. `cargo build --release --target wasm32-unknown-unknown -Z build-std=panic_abort,std
+//!    --target-dir <repo>/target/wasm -p atelier` with `RUSTC_BOOTSTRAP=1` on that command
+//!    only (the wasm rustflags come from `.cargo/config.toml`);
+//! 2. `wasm-bindgen --target web` into `<repo>/target/pkg` as `atelier_wasm`;
+//! 3. every `*.js` of `src/js/` and `workers/js/` (not their subfolders) copied flat
+//!    into `target/pkg/`;
+//! 4. a check with wasmparser that `atelier_wasm_bg.wasm` imports a shared memory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::process::{describe, exit_text, run_echo, step_end, step_start};
+use crate::repo::Repo;
+use crate::setup::{wasm_bindgen_path, wasm_bindgen_version, WASM_BINDGEN_VERSION};
+
+/// The wasm module the bindings are generated from.
+pub fn raw_wasm(repo: &Repo) -> PathBuf {
+    repo.path("target/wasm/wasm32-unknown-unknown/release/atelier.wasm")
+}
+
+/// The module the page loads.
+pub fn bound_wasm(repo: &Repo) -> PathBuf {
+    repo.pkg_dir().join("atelier_wasm_bg.wasm")
+}
+
+/// The memory a module imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedMemory {
+    /// `module.name` of the import.
+    pub name: String,
+    /// Whether it is a shared memory.
+    pub shared: bool,
+    /// Initial size in 64 KiB pages.
+    pub initial: u64,
+    /// Maximum size in 64 KiB pages.
+    pub maximum: Option<u64>,
+}
+
+/// Runs the whole build. Prints each step with its time.
+pub fn build(repo: &Repo) -> Result<(), String> {
+    cargo_build_wasm(repo)?;
+    bindgen(repo)?;
+    copy_js(repo)?;
+    let t = step_start("check: the wasm memory is shared");
+    let wasm = bound_wasm(repo);
+    let mem = check_shared_memory(&wasm)?;
+    let size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+    step_end(
+        t,
+        &format!(
+            "shared memory {} imported ({} to {} pages); {} is {:.1} KiB",
+            mem.name,
+            mem.initial,
+            mem.maximum
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "?".into()),
+            wasm.display(),
+            size as f64 / 1024.0
+        ),
+    );
+    Ok(())
+}
+
+fn cargo_build_wasm(repo: &Repo) -> Result<(), String> {
+    let t = step_start("wasm build (cargo, build-std, target/wasm)");
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(repo.root())
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-Z",
+            "build-std=panic_abort,std",
+            "--target-dir",
+        ])
+        .arg(repo.path("target/wasm"))
+        .args(["-p", "atelier"])
+        .env("RUSTC_BOOTSTRAP", "1");
+    // RUSTFLAGS (in any spelling) would replace the wasm rustflags of .cargo/config.toml
+    // and silently produce a module without shared memory.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
+        if std::env::var_os(var).is_some() {
+            println!("    note: ignoring ${var} for the wasm build (the flags come from .cargo/config.toml)");
+            cmd.env_remove(var);
+        }
+    }
+    println!("    $ {}", describe(&cmd));
+    let c = run_echo(&mut cmd)?;
+    if !c.success {
+        let hint = if c.text.contains("rust-src") || c.text.contains("build-std") {
+            "the stable toolchain needs rust-src: run `cargo atelier setup`"
+        } else {
+            "see the compiler output above"
+        };
+        return Err(format!(
+            "the wasm build failed ({}): {hint}",
+            exit_text(c.code)
+        ));
+    }
+    let wasm = raw_wasm(repo);
+    if !wasm.is_file() {
+        return Err(format!(
+            "the wasm build succeeded but {} is missing: the root crate `atelier` must have crate-type = [\"cdylib\", ...]",
+            wasm.display()
+        ));
+    }
+    step_end(t, "built");
+    Ok(())
+}
+
+fn bindgen(repo: &Repo) -> Result<(), String> {
+    let t = step_start("wasm-bindgen --target web");
+    let want = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
+    match wasm_bindgen_version() {
+        Some(v) if v == want => {}
+        Some(v) => {
+            return Err(format!(
+                "found `{v}` but the runtime pins `{want}`: run `cargo atelier setup` to install the matching CLI"
+            ))
+        }
+        None => return Err("the wasm-bindgen CLI is not installed: run `cargo atelier setup`".into()),
+    }
+    let pkg = repo.pkg_dir();
+    std::fs::create_dir_all(&pkg).map_err(|e| {
+        format!(
+            "cannot create {} ({e}): check the permissions of target/",
+            pkg.display()
+        )
+    })?;
+    let mut cmd = Command::new(wasm_bindgen_path());
+    cmd.args(["--target", "web", "--out-dir"])
+        .arg(&pkg)
+        .args(["--out-name", "atelier_wasm"])
+        .arg(raw_wasm(repo));
+    println!("    $ {}", describe(&cmd));
+    let c = run_echo(&mut cmd)?;
+    if !c.success {
+        return Err(format!(
+            "wasm-bindgen failed ({}): see its message above; a schema mismatch means the crate's wasm-bindgen is not ={WASM_BINDGEN_VERSION}",
+            exit_text(c.code)
+        ));
+    }
+    step_end(t, &format!("bindings in {}", pkg.display()));
+    Ok(())
+}
+
+/// The `*.js` files directly in `dir` (sorted), or none if it does not exist.
+fn js_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot list {} ({e})", dir.display())),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "js"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Copies `src/js/*.js` and `workers/js/*.js` flat into `target/pkg/`.
+pub fn copy_js(repo: &Repo) -> Result<Vec<PathBuf>, String> {
+    let t = step_start("copy src/js/*.js and workers/js/*.js into target/pkg");
+    let pkg = repo.pkg_dir();
+    std::fs::create_dir_all(&pkg).map_err(|e| {
+        format!(
+            "cannot create {} ({e}): check the permissions of target/",
+            pkg.display()
+        )
+    })?;
+    let mut copied: Vec<PathBuf> = Vec::new();
+    for dir in ["src/js", "workers/js"] {
+        for file in js_files(&repo.path(dir))? {
+            let name = file.file_name().map(PathBuf::from).unwrap_or_default();
+            if let Some(prev) = copied.iter().find(|p| p.file_name() == file.file_name()) {
+                return Err(format!(
+                    "{} and {} would both be copied to target/pkg/{}: rename one of them",
+                    prev.display(),
+                    file.display(),
+                    name.display()
+                ));
+            }
+            std::fs::copy(&file, pkg.join(&name)).map_err(|e| {
+                format!(
+                    "cannot copy {} into {} ({e})",
+                    file.display(),
+                    pkg.display()
+                )
+            })?;
+            copied.push(file);
+        }
+    }
+    step_end(t, &format!("{} file(s) copied", copied.len()));
+    Ok(copied)
+}
+
+/// Reads `wasm` and checks that it imports a shared memory.
+pub fn check_shared_memory(wasm: &Path) -> Result<ImportedMemory, String> {
+    let bytes = std::fs::read(wasm).map_err(|e| {
+        format!(
+            "cannot read {} ({e}): run `cargo atelier build` first",
+            wasm.display()
+        )
+    })?;
+    let mem = imported_memory(&bytes).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    match mem {
+        None => Err(format!(
+            "{} imports no memory: the wasm memory is not shared: check the link args in .cargo/config.toml (--import-memory, --shared-memory)",
+            wasm.display()
+        )),
+        Some(m) if !m.shared => Err(format!(
+            "{} imports {} but it is not shared: the wasm memory is not shared: check the link args in .cargo/config.toml (--shared-memory)",
+            wasm.display(),
+            m.name
+        )),
+        Some(m) => Ok(m),
+    }
+}
+
+/// The first memory the module imports, if any.
+pub fn imported_memory(bytes: &[u8]) -> Result<Option<ImportedMemory>, String> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| format!("not a valid wasm module ({e}): rebuild it"))?;
+        if let wasmparser::Payload::ImportSection(reader) = payload {
+            for import in reader.into_imports() {
+                let import = import.map_err(|e| format!("bad import section ({e}): rebuild it"))?;
+                if let wasmparser::TypeRef::Memory(m) = import.ty {
+                    return Ok(Some(ImportedMemory {
+                        name: format!("{}.{}", import.module, import.name),
+                        shared: m.shared,
+                        initial: m.initial,
+                        maximum: m.maximum,
+                    }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module whose only content is `(import "env" "memory" (memory 1 16 <shared>))`.
+    fn module_with_memory(shared: bool) -> Vec<u8> {
+        let flags = if shared { 0x03 } else { 0x01 };
+        let mut m = vec![0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+        m.extend([0x02, 0x10, 0x01, 0x03, b'e', b'n', b'v', 0x06]);
+        m.extend(b"memory");
+        m.extend([0x02, flags, 0x01, 0x10]);
+        m
+    }
+
+    #[test]
+    fn finds_a_shared_memory_import() {
+        let m = imported_memory(&module_with_memory(true)).unwrap().unwrap();
+        assert_eq!(
+            m,
+            ImportedMemory {
+                name: "env.memory".into(),
+                shared: true,
+                initial: 1,
+                maximum: Some(16)
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_an_unshared_or_missing_memory() {
+        let dir = std::env::temp_dir().join(format!("atelier-build-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("plain.wasm");
+        std::fs::write(&f, module_with_memory(false)).unwrap();
+        let e = check_shared_memory(&f).unwrap_err();
+        assert!(
+            e.contains("the wasm memory is not shared: check the link args in .cargo/config.toml"),
+            "{e}"
+        );
+        std::fs::write(&f, &module_with_memory(false)[..8]).unwrap();
+        let e = check_shared_memory(&f).unwrap_err();
+        assert!(e.contains("imports no memory"), "{e}");
+        std::fs::write(&f, b"garbage").unwrap();
+        assert!(check_shared_memory(&f)
+            .unwrap_err()
+            .contains("not a valid wasm module"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,251 @@
+//! `cargo atelier setup`: idempotent machine setup.
+//!
+//! - `rust-src` for the stable toolchain (the wasm build's `-Z build-std` needs it),
+//! - `miri` and `rust-src` for the floating `nightly` toolchain (the miri stage),
+//! - Chromium from Debian's packages when none is found,
+//! - the `wasm-bindgen` CLI at exactly [`WASM_BINDGEN_VERSION`].
+//!
+//! Each step prints what it does and how long it took; a step whose tool is
+//! already there costs about a second.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::chromium::find_chromium;
+use crate::process::{describe, exit_text, run_echo, run_quiet, step_end, step_start, tail};
+
+/// The wasm-bindgen CLI version the runtime's `wasm-bindgen` dependency is pinned to.
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// Which parts of the setup a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// `rust-src` for stable (the wasm build).
+    pub rust_src: bool,
+    /// `miri` + `rust-src` for nightly.
+    pub miri: bool,
+    /// A Chromium binary.
+    pub chromium: bool,
+    /// The wasm-bindgen CLI.
+    pub wasm_bindgen: bool,
+}
+
+impl Needs {
+    /// Everything.
+    pub const ALL: Needs = Needs {
+        rust_src: true,
+        miri: true,
+        chromium: true,
+        wasm_bindgen: true,
+    };
+    /// Nothing.
+    pub const NONE: Needs = Needs {
+        rust_src: false,
+        miri: false,
+        chromium: false,
+        wasm_bindgen: false,
+    };
+}
+
+/// How the setup went.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Steps that failed, each with cause and fix.
+    pub errors: Vec<String>,
+    /// Whether `cargo +nightly miri` is usable.
+    pub miri_ok: bool,
+}
+
+/// Runs the steps in `needs`, printing each. Never stops at the first failure.
+pub fn setup(needs: Needs) -> Outcome {
+    let mut out = Outcome::default();
+    if needs.rust_src {
+        if let Err(e) = rust_src() {
+            out.errors.push(e);
+        }
+    }
+    if needs.miri {
+        match miri() {
+            Ok(()) => out.miri_ok = true,
+            Err(e) => println!("warning: {e}"),
+        }
+    }
+    if needs.chromium {
+        if let Err(e) = chromium() {
+            out.errors.push(e);
+        }
+    }
+    if needs.wasm_bindgen {
+        if let Err(e) = wasm_bindgen() {
+            out.errors.push(e);
+        }
+    }
+    out
+}
+
+fn rustup_add(toolchain: &str, components: &[&str]) -> Result<(), String> {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["component", "add"])
+        .args(components)
+        .args(["--toolchain", toolchain]);
+    let c = run_quiet(&mut cmd)?;
+    if c.success {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` failed:\n{}\n(check that the `{toolchain}` toolchain is installed: `rustup toolchain list`)",
+            describe(&cmd),
+            tail(&c.text, 10)
+        ))
+    }
+}
+
+fn rust_src() -> Result<(), String> {
+    let t = step_start("rust-src for the stable toolchain (wasm build-std)");
+    rustup_add("stable", &["rust-src"])?;
+    step_end(t, "rust-src present");
+    Ok(())
+}
+
+fn miri() -> Result<(), String> {
+    let t = step_start("miri and rust-src for the nightly toolchain");
+    match rustup_add("nightly", &["miri", "rust-src"]) {
+        Ok(()) => {
+            step_end(t, "miri present");
+            Ok(())
+        }
+        Err(e) => {
+            step_end(t, "miri unavailable");
+            Err(format!(
+                "miri is unavailable, so the miri stage will be skipped: {e}"
+            ))
+        }
+    }
+}
+
+static APT_UPDATED: AtomicBool = AtomicBool::new(false);
+
+fn apt_install(package: &str) -> Result<(), String> {
+    if !APT_UPDATED.swap(true, Ordering::SeqCst) {
+        let mut update = Command::new("apt-get");
+        update
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        println!("    $ {}", describe(&update));
+        let c = run_echo(&mut update)?;
+        if !c.success {
+            return Err(format!(
+                "`apt-get update` failed ({}): apt needs root and the Debian package mirror; run it by hand to see why",
+                exit_text(c.code)
+            ));
+        }
+    }
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", package])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    println!("    $ {}", describe(&install));
+    let c = run_echo(&mut install)?;
+    if c.success {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` failed ({}): install {package} by hand, or set $CHROMIUM to a Chromium binary",
+            describe(&install),
+            exit_text(c.code)
+        ))
+    }
+}
+
+fn chromium() -> Result<(), String> {
+    let t = step_start("Chromium");
+    if let Some(p) = find_chromium() {
+        step_end(t, &format!("found {}", p.display()));
+        return Ok(());
+    }
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return Err(format!(
+            "$CHROMIUM is set to {}, which is not a file: unset it or point it at a Chromium binary",
+            PathBuf::from(p).display()
+        ));
+    }
+    println!("    not found: installing Debian's chromium package");
+    apt_install("chromium")?;
+    match find_chromium() {
+        Some(p) => {
+            step_end(t, &format!("installed {}", p.display()));
+            Ok(())
+        }
+        None => Err(
+            "apt-get installed chromium but /usr/bin/chromium is missing: set $CHROMIUM to the browser binary"
+                .into(),
+        ),
+    }
+}
+
+/// The `wasm-bindgen` binary: on `PATH`, else in `$CARGO_HOME/bin` (`~/.cargo/bin`).
+pub fn wasm_bindgen_path() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("wasm-bindgen").is_file()))
+        .unwrap_or(false);
+    if on_path {
+        return PathBuf::from("wasm-bindgen");
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    match cargo_home {
+        Some(home) if home.join("bin/wasm-bindgen").is_file() => home.join("bin/wasm-bindgen"),
+        _ => PathBuf::from("wasm-bindgen"),
+    }
+}
+
+/// The installed wasm-bindgen version line (`wasm-bindgen 0.2.130`), if any.
+pub fn wasm_bindgen_version() -> Option<String> {
+    let c = run_quiet(Command::new(wasm_bindgen_path()).arg("--version")).ok()?;
+    c.success.then(|| c.text.trim().to_string())
+}
+
+fn wasm_bindgen() -> Result<(), String> {
+    let t = step_start(&format!("wasm-bindgen CLI {WASM_BINDGEN_VERSION}"));
+    let want = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
+    match wasm_bindgen_version() {
+        Some(v) if v == want => {
+            step_end(t, &format!("found {v}"));
+            return Ok(());
+        }
+        Some(v) => println!("    found `{v}`, need `{want}`: installing"),
+        None => println!("    not found: installing (about 2-3 minutes)"),
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &format!("={WASM_BINDGEN_VERSION}"),
+        "--no-default-features",
+        "--bin",
+        "wasm-bindgen",
+    ])
+    // Outside the workspace, so its .cargo/config.toml and toolchain file do not apply.
+    .current_dir(std::env::temp_dir());
+    println!("    $ {}", describe(&cmd));
+    let c = run_echo(&mut cmd)?;
+    if !c.success {
+        return Err(format!(
+            "`{}` failed ({}): see the cargo output above; crates.io must be reachable",
+            describe(&cmd),
+            exit_text(c.code)
+        ));
+    }
+    match wasm_bindgen_version() {
+        Some(v) if v == want => {
+            step_end(t, &format!("installed {v}"));
+            Ok(())
+        }
+        other => Err(format!(
+            "installed wasm-bindgen-cli but `wasm-bindgen --version` says {other:?}: put ~/.cargo/bin first on PATH"
+        )),
+    }
+}

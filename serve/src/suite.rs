@@ -1,0 +1,637 @@
+//! `cargo atelier test`: every test stage, one after the other, with a summary.
+//!
+//! Stages, in order: `native` (`cargo test --workspace`), `loom`, `miri`, `js`
+//! (`node --test src/js/tests/`), `build` (as `cargo atelier build`), `browser`
+//! (each `tests/browser/*.html` except `demo.html`, and `serve/tests/pages/*.html`,
+//! in its own headless Chromium; `*.noniso.html` pages through `/__noniso/`).
+//! A failing stage does not stop the others.
+//!
+//! The FILTER argument:
+//! - absent: every stage;
+//! - a comma-separated list of stage names, each optionally `stage:ARG`: only those
+//!   stages; ARG is passed on as the stage's own filter (a test-name filter for the
+//!   cargo stages, `--test-name-pattern` for js, a page-name substring for browser).
+//!   `browser` always brings `build` along, since the pages load the built package;
+//! - anything else: a page-name substring; runs `build` and the matching `browser` pages.
+//!
+//! `ATELIER_SKIP=miri,loom` skips the named stages.
+//!
+//! The last line printed is `N passed, M failed` (totals over all stages).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::build;
+use crate::chromium::{find_chromium, run_page, PageOptions, PageRun, CONSOLE_TAIL};
+use crate::process::{describe, exit_text, fmt_duration, run_echo};
+use crate::repo::Repo;
+use crate::report::Report;
+use crate::server::{serve, NONISO_PREFIX};
+use crate::setup::{self, Needs};
+
+/// A test stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// `cargo test --workspace`.
+    Native,
+    /// The loom models of `atelier-ring`.
+    Loom,
+    /// `atelier-ring` under miri.
+    Miri,
+    /// `node --test src/js/tests/`.
+    Js,
+    /// The wasm build.
+    Build,
+    /// The pages in headless Chromium.
+    Browser,
+}
+
+impl Stage {
+    /// Every stage, in run order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Native,
+        Stage::Loom,
+        Stage::Miri,
+        Stage::Js,
+        Stage::Build,
+        Stage::Browser,
+    ];
+
+    /// The stage's name on the command line and in `ATELIER_SKIP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Native => "native",
+            Stage::Loom => "loom",
+            Stage::Miri => "miri",
+            Stage::Js => "js",
+            Stage::Build => "build",
+            Stage::Browser => "browser",
+        }
+    }
+
+    /// The stage with that name.
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Which stages run, each with its optional filter argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The stages in run order.
+    pub stages: Vec<(Stage, Option<String>)>,
+}
+
+/// Turns the FILTER argument into a plan (see the module docs for the rule).
+pub fn plan(filter: Option<&str>) -> Plan {
+    let filter = filter.map(str::trim).filter(|f| !f.is_empty());
+    let Some(filter) = filter else {
+        return Plan {
+            stages: Stage::ALL.into_iter().map(|s| (s, None)).collect(),
+        };
+    };
+    let parts: Option<Vec<(Stage, Option<String>)>> = filter
+        .split(',')
+        .map(|part| {
+            let (name, arg) = match part.split_once(':') {
+                Some((n, a)) => (n, Some(a.to_string()).filter(|a| !a.is_empty())),
+                None => (part, None),
+            };
+            Stage::from_name(name.trim()).map(|s| (s, arg))
+        })
+        .collect();
+    let mut stages = match parts {
+        Some(p) => p,
+        None => vec![
+            (Stage::Build, None),
+            (Stage::Browser, Some(filter.to_string())),
+        ],
+    };
+    if stages.iter().any(|(s, _)| *s == Stage::Browser)
+        && !stages.iter().any(|(s, _)| *s == Stage::Build)
+    {
+        stages.push((Stage::Build, None));
+    }
+    stages.sort_by_key(|(s, _)| *s);
+    stages.dedup_by_key(|(s, _)| *s);
+    Plan { stages }
+}
+
+/// Stage names in `ATELIER_SKIP` (comma- or space-separated); unknown names are reported.
+pub fn skipped_stages(var: Option<&str>) -> (Vec<Stage>, Vec<String>) {
+    let mut stages = Vec::new();
+    let mut unknown = Vec::new();
+    for name in var
+        .unwrap_or("")
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        match Stage::from_name(name) {
+            Some(s) => stages.push(s),
+            None => unknown.push(name.to_string()),
+        }
+    }
+    (stages, unknown)
+}
+
+/// Sums the `test result: ... N passed; M failed; ...` lines of cargo test output.
+/// `None` when there is no such line.
+pub fn parse_cargo_test(text: &str) -> Option<(u64, u64)> {
+    let mut found = false;
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines() {
+        let Some(rest) = line.split_once("test result:").map(|(_, r)| r) else {
+            continue;
+        };
+        let count = |word: &str| -> Option<u64> {
+            rest.split(';')
+                .find_map(|part| part.trim().strip_suffix(word).map(str::trim))
+                .and_then(|n| n.rsplit(' ').next())
+                .and_then(|n| n.parse().ok())
+        };
+        if let (Some(p), Some(f)) = (count("passed"), count("failed")) {
+            found = true;
+            passed += p;
+            failed += f;
+        }
+    }
+    found.then_some((passed, failed))
+}
+
+/// Reads node's `# pass N` / `# fail N` (TAP) or `ℹ pass N` (spec reporter) lines.
+pub fn parse_node_test(text: &str) -> Option<(u64, u64)> {
+    let mut pass = None;
+    let mut fail = None;
+    for line in text.lines() {
+        let line = line.trim_start_matches(['#', 'ℹ', ' ']);
+        if let Some(n) = line
+            .strip_prefix("pass ")
+            .and_then(|n| n.trim().parse().ok())
+        {
+            pass = Some(n);
+        } else if let Some(n) = line
+            .strip_prefix("fail ")
+            .and_then(|n| n.trim().parse().ok())
+        {
+            fail = Some(n);
+        }
+    }
+    match (pass, fail) {
+        (None, None) => None,
+        (p, f) => Some((p.unwrap_or(0), f.unwrap_or(0))),
+    }
+}
+
+/// How one stage ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// It ran: test counts, and a note when something beyond the counts went wrong.
+    Ran {
+        /// Tests passed.
+        passed: u64,
+        /// Tests failed.
+        failed: u64,
+        /// Why it failed outside of the counts (a crash, a build error), if it did.
+        note: Option<String>,
+    },
+    /// It did not run, and why.
+    Skipped(String),
+}
+
+fn ran(passed: u64, failed: u64) -> Outcome {
+    Outcome::Ran {
+        passed,
+        failed,
+        note: None,
+    }
+}
+
+fn broke(note: String) -> Outcome {
+    Outcome::Ran {
+        passed: 0,
+        failed: 1,
+        note: Some(note),
+    }
+}
+
+/// Runs a cargo-style test command and counts its results. A failing command whose
+/// output shows no failing test still counts one failure (a build error, a crash).
+fn cargo_stage(cmd: &mut Command, parse: fn(&str) -> Option<(u64, u64)>) -> Outcome {
+    println!("    $ {}", describe(cmd));
+    let c = match run_echo(cmd) {
+        Ok(c) => c,
+        Err(e) => return broke(e),
+    };
+    match (parse(&c.text), c.success) {
+        (Some((p, f)), true) => ran(p, f),
+        (Some((p, f)), false) if f > 0 => ran(p, f),
+        (Some((p, f)), false) => Outcome::Ran {
+            passed: p,
+            failed: f + 1,
+            note: Some(format!(
+                "the command failed ({}) without a failing test: see its output above",
+                exit_text(c.code)
+            )),
+        },
+        (None, true) => ran(0, 0),
+        (None, false) => broke(format!(
+            "the command failed ({}) before reporting any test: see its output above",
+            exit_text(c.code)
+        )),
+    }
+}
+
+fn native(repo: &Repo, arg: Option<&str>) -> Outcome {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(repo.root()).args(["test", "--workspace"]);
+    cmd.args(arg);
+    cargo_stage(&mut cmd, parse_cargo_test)
+}
+
+fn loom(repo: &Repo, arg: Option<&str>) -> Outcome {
+    if !repo.path("ring/tests/loom.rs").is_file() {
+        return Outcome::Skipped("ring/tests/loom.rs does not exist yet".into());
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(repo.root())
+        .args(["test", "-p", "atelier-ring", "--test", "loom", "--release"])
+        .args(arg)
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", repo.path("target/loom"));
+    cargo_stage(&mut cmd, parse_cargo_test)
+}
+
+fn miri(repo: &Repo, arg: Option<&str>, miri_ok: bool) -> Outcome {
+    if !miri_ok {
+        return Outcome::Skipped(
+            "miri is not installed for the nightly toolchain (see the setup warning above)".into(),
+        );
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(repo.root())
+        .args(["+nightly", "miri", "test", "-p", "atelier-ring"])
+        .args(arg)
+        .env("CARGO_TARGET_DIR", repo.path("target/miri"))
+        .env("MIRIFLAGS", "-Zmiri-disable-isolation");
+    cargo_stage(&mut cmd, parse_cargo_test)
+}
+
+fn js(repo: &Repo, arg: Option<&str>) -> Outcome {
+    let dir = repo.path("src/js/tests");
+    if !dir.is_dir() {
+        return Outcome::Skipped("src/js/tests/ does not exist yet".into());
+    }
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo.root()).arg("--test");
+    if let Some(a) = arg {
+        cmd.arg(format!("--test-name-pattern={a}"));
+    }
+    cmd.arg(dir);
+    cargo_stage(&mut cmd, parse_node_test)
+}
+
+fn build_stage(repo: &Repo) -> Outcome {
+    match build::build(repo) {
+        Ok(()) => ran(0, 0),
+        Err(e) => broke(e),
+    }
+}
+
+/// The browser test pages: `tests/browser/*.html` but `demo.html`, then
+/// `serve/tests/pages/*.html`; as request paths (`/tests/browser/x.html`). A page
+/// named `*.noniso.html` is loaded through `/__noniso/`, without the isolation headers.
+pub fn browser_pages(repo: &Repo, filter: Option<&str>) -> Vec<String> {
+    let mut pages = Vec::new();
+    for dir in ["tests/browser", "serve/tests/pages"] {
+        let mut names: Vec<String> = std::fs::read_dir(repo.path(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".html") && n != "demo.html")
+            .collect();
+        names.sort();
+        pages.extend(names.into_iter().map(|n| {
+            let prefix = if n.ends_with(NONISO_SUFFIX) {
+                NONISO_PREFIX
+            } else {
+                ""
+            };
+            format!("{prefix}/{dir}/{n}")
+        }));
+    }
+    pages.retain(|p| filter.is_none_or(|f| p.contains(f)));
+    pages
+}
+
+/// Pages whose file name ends so are loaded without the isolation headers.
+pub const NONISO_SUFFIX: &str = ".noniso.html";
+
+/// The short name of a page for output lines (`x.html`).
+pub fn short_name(page: &str) -> &str {
+    page.rsplit('/').next().unwrap_or(page)
+}
+
+/// Prints the line for one report as the suite and the bench show it.
+pub fn print_report(name: &str, report: &Report) {
+    match report {
+        Report::Result {
+            name: test,
+            ok: true,
+            ms,
+            ..
+        } => {
+            println!("  ok   {name} :: {test} ({} ms)", ms.round());
+        }
+        Report::Result {
+            name: test,
+            ok: false,
+            error,
+            ..
+        } => {
+            let error = error.as_deref().unwrap_or("failed (no message)");
+            let mut lines = error.lines();
+            println!("  FAIL {name} :: {test}: {}", lines.next().unwrap_or(""));
+            for l in lines {
+                println!("         {l}");
+            }
+        }
+        Report::Error { message, .. } => {
+            let mut lines = message.lines();
+            println!(
+                "  FAIL {name} :: (page error): {}",
+                lines.next().unwrap_or("")
+            );
+            for l in lines {
+                println!("         {l}");
+            }
+        }
+        Report::Log { line, .. } => println!("{line}"),
+        Report::Hello { .. } | Report::Plan { .. } | Report::Done { .. } | Report::Data { .. } => {}
+    }
+}
+
+/// Prints what helps diagnose a failed page: the failure, then the console tail
+/// (or the browser log tail when the console is empty).
+pub fn print_page_failure(run: &PageRun) {
+    let name = short_name(&run.page);
+    if let Some(f) = &run.failure {
+        println!("  FAIL {name} :: (page): {f}");
+    }
+    if !run.not_found.is_empty() {
+        println!("  requests answered 404: {}", run.not_found.join(", "));
+    }
+    if run.console.is_empty() {
+        println!("  --- browser log of {name} (last 20 lines; no console messages) ---");
+        for l in &run.log[run.log.len().saturating_sub(20)..] {
+            println!("  | {l}");
+        }
+    } else {
+        println!("  --- console of {name} (last {CONSOLE_TAIL} lines) ---");
+        for l in run.console_tail(CONSOLE_TAIL) {
+            println!("  | {l}");
+        }
+    }
+    println!("  ---");
+}
+
+fn browser(repo: &Repo, arg: Option<&str>) -> Outcome {
+    let pages = browser_pages(repo, arg);
+    if pages.is_empty() {
+        return Outcome::Skipped(match arg {
+            Some(f) => format!("no page name contains {f:?}"),
+            None => "no page in tests/browser/ or serve/tests/pages/".into(),
+        });
+    }
+    let Some(chromium) = find_chromium() else {
+        return broke("Chromium not found: run `cargo atelier setup` (or set $CHROMIUM)".into());
+    };
+    let server = match serve(repo.root(), "127.0.0.1", 0) {
+        Ok(s) => s,
+        Err(e) => return broke(e),
+    };
+    println!("    {} page(s), served at {}", pages.len(), server.url("/"));
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for page in &pages {
+        let name = short_name(page).to_string();
+        let run = run_page(
+            &chromium,
+            &server,
+            page,
+            &PageOptions::default(),
+            &mut |r| print_report(&name, r),
+        );
+        if !run.ok() {
+            print_page_failure(&run);
+        } else if run.results.is_empty() {
+            println!("  warning: {name} reported done without running any test");
+        }
+        println!(
+            "  {name}: passed {}, failed {} ({})",
+            run.passed(),
+            run.failed(),
+            fmt_duration(run.elapsed)
+        );
+        passed += run.passed() as u64;
+        failed += run.failed() as u64;
+    }
+    ran(passed, failed)
+}
+
+/// Runs the suite and returns whether everything passed. Prints the summary and,
+/// last, `N passed, M failed`.
+pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
+    let started = Instant::now();
+    let plan = plan(filter);
+    let skip_var = std::env::var("ATELIER_SKIP").ok();
+    let (skip, unknown) = skipped_stages(skip_var.as_deref());
+    if !unknown.is_empty() {
+        println!(
+            "warning: ATELIER_SKIP names unknown stage(s) {}: the stages are {}",
+            unknown.join(", "),
+            Stage::ALL.map(Stage::name).join(", ")
+        );
+    }
+    let runs = |s: Stage| plan.stages.iter().any(|(p, _)| *p == s) && !skip.contains(&s);
+    let needs = Needs {
+        rust_src: runs(Stage::Build),
+        miri: runs(Stage::Miri),
+        chromium: runs(Stage::Browser),
+        wasm_bindgen: runs(Stage::Build),
+    };
+    let setup = if needs == Needs::NONE {
+        setup::Outcome::default()
+    } else {
+        println!("== setup");
+        setup::setup(needs)
+    };
+    for e in &setup.errors {
+        println!("setup error: {e}");
+    }
+
+    let mut results: Vec<(Stage, Outcome, Duration)> = Vec::new();
+    for (stage, arg) in &plan.stages {
+        let arg = arg.as_deref();
+        let t = Instant::now();
+        println!();
+        let outcome = if skip.contains(stage) {
+            Outcome::Skipped("ATELIER_SKIP".into())
+        } else {
+            println!("== {}", stage.name());
+            match stage {
+                Stage::Native => native(repo, arg),
+                Stage::Loom => loom(repo, arg),
+                Stage::Miri => miri(repo, arg, setup.miri_ok),
+                Stage::Js => js(repo, arg),
+                Stage::Build => build_stage(repo),
+                Stage::Browser => browser(repo, arg),
+            }
+        };
+        match &outcome {
+            Outcome::Ran {
+                passed,
+                failed,
+                note,
+            } => {
+                if let Some(n) = note {
+                    println!("  {} stage failed: {n}", stage.name());
+                }
+                println!(
+                    "== {}: passed {passed}, failed {failed} ({})",
+                    stage.name(),
+                    fmt_duration(t.elapsed())
+                );
+            }
+            Outcome::Skipped(why) => println!("== {}: skipped ({why})", stage.name()),
+        }
+        results.push((*stage, outcome, t.elapsed()));
+    }
+
+    println!();
+    println!("== summary ({})", fmt_duration(started.elapsed()));
+    let (mut passed, mut failed) = (0, 0);
+    for (stage, outcome, took) in &results {
+        match outcome {
+            Outcome::Ran {
+                passed: p,
+                failed: f,
+                note,
+            } => {
+                passed += p;
+                failed += f;
+                let status = if *f == 0 { "ok  " } else { "FAIL" };
+                let note = note
+                    .as_deref()
+                    .map(|n| format!(" - {}", n.lines().next().unwrap_or("")))
+                    .unwrap_or_default();
+                println!(
+                    "  {status} {:<8} passed {p}, failed {f} ({}){note}",
+                    stage.name(),
+                    fmt_duration(*took)
+                );
+            }
+            Outcome::Skipped(why) => println!("  skip {:<8} {why}", stage.name()),
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    failed == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(p: &Plan) -> Vec<(&'static str, Option<&str>)> {
+        p.stages
+            .iter()
+            .map(|(s, a)| (s.name(), a.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn plans_from_the_filter() {
+        assert_eq!(plan(None).stages.len(), 6);
+        assert_eq!(plan(Some("")).stages.len(), 6);
+        assert_eq!(
+            names(&plan(Some("browser"))),
+            vec![("build", None), ("browser", None)]
+        );
+        assert_eq!(
+            names(&plan(Some("ring_"))),
+            vec![("build", None), ("browser", Some("ring_"))]
+        );
+        assert_eq!(
+            names(&plan(Some("miri,native:ring"))),
+            vec![("native", Some("ring")), ("miri", None)]
+        );
+        assert_eq!(
+            names(&plan(Some("browser:cancel"))),
+            vec![("build", None), ("browser", Some("cancel"))]
+        );
+        assert_eq!(names(&plan(Some("js"))), vec![("js", None)]);
+    }
+
+    #[test]
+    fn reads_atelier_skip() {
+        let (s, u) = skipped_stages(Some("miri, loom,bogus"));
+        assert_eq!(s, vec![Stage::Miri, Stage::Loom]);
+        assert_eq!(u, vec!["bogus".to_string()]);
+        assert_eq!(skipped_stages(None).0, vec![]);
+    }
+
+    #[test]
+    fn parses_cargo_test_output() {
+        let out = "running 3 tests\n\
+            test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+            test result: FAILED. 10 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.00s\n\
+            test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+        assert_eq!(parse_cargo_test(out), Some((13, 2)));
+        assert_eq!(parse_cargo_test("error[E0425]: cannot find value"), None);
+    }
+
+    #[test]
+    fn parses_node_test_output() {
+        let tap = "TAP version 13\n# tests 5\n# suites 0\n# pass 4\n# fail 1\n# cancelled 0\n";
+        assert_eq!(parse_node_test(tap), Some((4, 1)));
+        let spec = "ℹ tests 2\nℹ pass 2\nℹ fail 0\n";
+        assert_eq!(parse_node_test(spec), Some((2, 0)));
+        assert_eq!(parse_node_test("nothing"), None);
+    }
+
+    #[test]
+    fn lists_browser_pages() {
+        let dir = std::env::temp_dir().join(format!("atelier-suite-pages-{}", std::process::id()));
+        for f in [
+            "tests/browser/demo.html",
+            "tests/browser/b.html",
+            "tests/browser/a.noniso.html",
+            "tests/browser/helper.js",
+            "tests/browser/sub/deep.html",
+            "serve/tests/pages/selftest.html",
+        ] {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        let repo = Repo::at(&dir);
+        assert_eq!(
+            browser_pages(&repo, None),
+            vec![
+                "/__noniso/tests/browser/a.noniso.html",
+                "/tests/browser/b.html",
+                "/serve/tests/pages/selftest.html"
+            ]
+        );
+        assert_eq!(
+            browser_pages(&repo, Some("self")),
+            vec!["/serve/tests/pages/selftest.html"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("/tests/browser/x.html"), "x.html");
+    }
+}
