@@ -55,7 +55,7 @@ fn submit(ctl: &mut Controller, task: u32, bytes: &[u8]) -> u32 {
 
 fn payload(i: u32) -> Vec<u8> {
     // Mostly small payloads, every 7th larger than a slot's inline bytes.
-    let len = if i % 7 == 0 {
+    let len = if i.is_multiple_of(7) {
         INLINE_BYTES + 1 + (i as usize % 3000)
     } else {
         i as usize % INLINE_BYTES

@@ -118,6 +118,12 @@ enum PendingArgs {
     Large(HeapBuf, u32),
 }
 
+/// A call's arguments on their way into a slot.
+enum ArgsIn<'a> {
+    Inline(&'a [u8]),
+    Heap(HeapBuf, u32),
+}
+
 struct TaskState {
     block: Arc<TaskBlock>,
     records: Vec<Record>,
@@ -237,25 +243,34 @@ impl Controller {
         if len > have && len > 0 {
             return Err(SubmitError::TooLong(len));
         }
-        self.task(task).map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        let t = self
+            .tasks
+            .get_mut(task as usize)
+            .and_then(Option::as_mut)
+            .ok_or(SubmitError::NoSuchTask(task))?;
         let call_id = self.next_call;
         self.next_call = self.next_call.wrapping_add(1).max(1);
+        let small: &[u8] = match &self.staging {
+            // SAFETY: the staging buffer is ours and holds at least `len` bytes (checked above).
+            Some(buf) if len as usize <= INLINE_BYTES => unsafe {
+                std::slice::from_raw_parts(buf.as_ptr(), len as usize)
+            },
+            _ => &[],
+        };
         let args = if len as usize <= INLINE_BYTES {
-            let bytes = match &self.staging {
-                // SAFETY: the staging buffer is ours and holds at least `len` bytes.
-                Some(buf) => {
-                    unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) }.to_vec()
+            // The common case: a slot is free and nobody waits, so the bytes go straight
+            // from the staging buffer into the slot.
+            if t.pending.is_empty() {
+                if let Some(index) = t.free.pop() {
+                    t.publish(index, call_id, ArgsIn::Inline(small))?;
+                    return Ok(call_id);
                 }
-                None => Vec::new(),
-            };
-            PendingArgs::Small(bytes)
+            }
+            PendingArgs::Small(small.to_vec())
         } else {
             let buf = self.staging.take().ok_or(SubmitError::TooLong(len))?;
             PendingArgs::Large(buf, len)
         };
-        let t = self
-            .task_mut(task)
-            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
         t.pending.push_back(Pending { call_id, args });
         t.start_pending()?;
         Ok(call_id)
@@ -310,55 +325,64 @@ impl Controller {
 impl TaskState {
     /// Moves pending calls onto free slots.
     fn start_pending(&mut self) -> Result<(), SubmitError> {
-        while let Some(&index) = self.free.last() {
+        while !self.free.is_empty() {
             let Some(call) = self.pending.pop_front() else {
                 break;
             };
-            self.free.pop();
-            let slot = &self.block.slots[index as usize];
-            let record = &mut self.records[index as usize];
-            record.call_id = call.call_id;
-            record.attempt = record.attempt.wrapping_add(1);
-            record.busy = true;
-            let (arg_ptr, arg_len) = match call.args {
+            let index = self.free.pop().unwrap_or_default();
+            let args = match call.args {
                 PendingArgs::Small(bytes) => {
-                    // SAFETY: the slot is FREE, so only the controller touches its inline
-                    // bytes; `bytes` is at most INLINE_BYTES long.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            bytes.as_ptr(),
-                            slot.inline_ptr(),
-                            bytes.len(),
-                        )
-                    };
-                    record.args = Args::Inline;
-                    (INLINE_PTR, bytes.len() as u32)
+                    self.publish(index, call.call_id, ArgsIn::Inline(&bytes))?;
+                    continue;
                 }
-                PendingArgs::Large(buf, len) => {
-                    let ptr = addr::to_word(buf.as_ptr());
-                    record.args = Args::Heap(buf);
-                    (ptr, len)
-                }
+                PendingArgs::Large(buf, len) => ArgsIn::Heap(buf, len),
             };
-            // Relaxed: these words are published by the Release store of QUEUED below and
-            // by the ring's Release publish.
-            slot.call_id.store(call.call_id, Ordering::Relaxed);
-            slot.attempt.store(record.attempt, Ordering::Relaxed);
-            slot.cancel.store(cancel::NONE, Ordering::Relaxed);
-            slot.arg_ptr.store(arg_ptr, Ordering::Relaxed);
-            slot.arg_len.store(arg_len, Ordering::Relaxed);
-            slot.flags.store(0, Ordering::Relaxed);
-            slot.res_ptr.store(INLINE_PTR, Ordering::Relaxed);
-            slot.res_len.store(0, Ordering::Relaxed);
-            slot.res_cap.store(0, Ordering::Relaxed);
-            slot.state.store(state::QUEUED, Ordering::Release);
-            self.in_flight += 1;
-            if self.block.work.push(index).is_err() {
-                return Err(SubmitError::RingCorrupt);
+            self.publish(index, call.call_id, args)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a call's envelope into free slot `index` and publishes it on the work ring.
+    fn publish(&mut self, index: u32, call_id: u32, args: ArgsIn<'_>) -> Result<(), SubmitError> {
+        let slot = &self.block.slots[index as usize];
+        let record = &mut self.records[index as usize];
+        record.call_id = call_id;
+        record.attempt = record.attempt.wrapping_add(1);
+        record.busy = true;
+        let (arg_ptr, arg_len) = match args {
+            ArgsIn::Inline(bytes) => {
+                // SAFETY: the slot is FREE, so only the controller touches its inline
+                // bytes; `bytes` is at most INLINE_BYTES long.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), slot.inline_ptr(), bytes.len())
+                };
+                record.args = Args::Inline;
+                (INLINE_PTR, bytes.len() as u32)
             }
-            if self.block.work_bell.ring() {
-                doorbell::notify(&self.block.work_bell, 1);
+            ArgsIn::Heap(buf, len) => {
+                let ptr = addr::to_word(buf.as_ptr());
+                record.args = Args::Heap(buf);
+                (ptr, len)
             }
+        };
+        // Relaxed: these words are published by the Release store of QUEUED below and
+        // by the ring's Release publish.
+        slot.call_id.store(call_id, Ordering::Relaxed);
+        slot.attempt.store(record.attempt, Ordering::Relaxed);
+        slot.cancel.store(cancel::NONE, Ordering::Relaxed);
+        slot.arg_ptr.store(arg_ptr, Ordering::Relaxed);
+        slot.arg_len.store(arg_len, Ordering::Relaxed);
+        slot.flags.store(0, Ordering::Relaxed);
+        slot.res_ptr.store(INLINE_PTR, Ordering::Relaxed);
+        slot.res_len.store(0, Ordering::Relaxed);
+        slot.res_cap.store(0, Ordering::Relaxed);
+        slot.state.store(state::QUEUED, Ordering::Release);
+        self.in_flight += 1;
+        if self.block.work.push(index).is_err() {
+            return Err(SubmitError::RingCorrupt);
+        }
+        if self.block.work_bell.ring() {
+            doorbell::notify(&self.block.work_bell, 1);
         }
         Ok(())
     }
