@@ -85,7 +85,10 @@ impl HeapBuf {
     /// the memory's bounds), and a buffer whose header matches must not be owned by anybody
     /// else (the caller takes each address once).
     pub unsafe fn from_raw(data: *mut u8, cap: u32) -> Result<HeapBuf, ForeignBuffer> {
-        if (data as usize) < HEADER || !(data as usize).is_multiple_of(ALIGN) || layout(cap).is_none() {
+        if (data as usize) < HEADER
+            || !(data as usize).is_multiple_of(ALIGN)
+            || layout(cap).is_none()
+        {
             return Err(ForeignBuffer);
         }
         // SAFETY: the caller guarantees the 8 header bytes before `data` are readable;

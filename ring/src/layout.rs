@@ -186,7 +186,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 37] {
+pub fn constants() -> [(&'static str, u32); 39] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("INLINE_BYTES", INLINE_BYTES as u32),
@@ -217,6 +217,7 @@ pub fn constants() -> [(&'static str, u32); 37] {
         ("CANCEL_TIMED_OUT", cancel::TIMED_OUT),
         ("BELL_SEQ", offset_of!(Doorbell, seq) as u32),
         ("BELL_SLEEPERS", offset_of!(Doorbell, sleepers) as u32),
+        ("CELL_SIZE", size_of::<WorkerCell>() as u32),
         ("CELL_BEAT", offset_of!(WorkerCell, beat) as u32),
         ("CELL_STATE", offset_of!(WorkerCell, state) as u32),
         ("CELL_COMPLETED", offset_of!(WorkerCell, completed) as u32),
@@ -225,6 +226,7 @@ pub fn constants() -> [(&'static str, u32); 37] {
         ("WORKER_IDLE", worker_state::IDLE),
         ("WORKER_BUSY", worker_state::BUSY),
         ("WORKER_PARKED", worker_state::PARKED),
+        ("WORKER_STOPPED", worker_state::STOPPED),
     ]
 }
 

@@ -21,6 +21,15 @@ const OUT_WORKER = 4;
 
 let runtimeCount = 0;
 
+/** Names of the worker states a heartbeat cell holds (layout.js WORKER_*). */
+const PHASES = {
+  [L.WORKER_STARTING]: 'starting',
+  [L.WORKER_IDLE]: 'spinning',
+  [L.WORKER_BUSY]: 'busy',
+  [L.WORKER_PARKED]: 'parked',
+  [L.WORKER_STOPPED]: 'stopped',
+};
+
 /**
  * Creates an isolated runtime: its own controller, tasks and workers.
  * Throws at once when the page is not cross-origin isolated.
@@ -350,7 +359,24 @@ class Task {
   }
 
   snapshot() {
-    return { taskId: this.id, taskName: this.name, init: this.config.init, ...this.state() };
+    return { taskId: this.id, taskName: this.name, init: this.config.init, ...this.state(), workers: this.workerCells() };
+  }
+
+  /** What each worker's heartbeat cell in shared memory says. */
+  workerCells() {
+    if (this.disposed) return [];
+    const u32 = this.runtime.views.refresh().u32;
+    const base = this.runtime.core.cellsAddr(this.index);
+    return this.pool.members.map((m, index) => {
+      const w = (base + index * L.CELL_SIZE) >>> 2;
+      return {
+        index,
+        status: m.status,
+        phase: PHASES[u32[w + (L.CELL_STATE >>> 2)]] ?? 'unknown',
+        beats: u32[w + (L.CELL_BEAT >>> 2)],
+        completed: u32[w + (L.CELL_COMPLETED >>> 2)],
+      };
+    });
   }
 
   /** Rejects every outstanding call with `makeError(call)`. */
