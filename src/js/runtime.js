@@ -6,7 +6,8 @@
 // postMessage is involved once a worker has finished its start-up handshake. Completions
 // come back on the task's completion ring; the runtime sleeps on the completion doorbell
 // with Atomics.waitAsync (the page's thread must never block) and drains them in batches.
-import { bindings, isolated, wasmMemory, wasmModule, Views } from './wasm.js';
+import { bindings, isolated, wasmMemory, wasmModule } from './wasm.js';
+import { Views } from './views.js';
 import * as L from './layout.js';
 import { Writer, Reader, encodeArgs, decode } from './codec.js';
 import { notIsolatedError, TaskDisposedError, WorkerCrashedError } from './errors.js';
@@ -86,7 +87,7 @@ class Runtime {
     }
     this.stagingPtr = ptr;
     this.stagingCap = this.core.stagingCap();
-    this.views.refresh();
+    this.views.cover(ptr + this.stagingCap);
     return { u8: this.views.u8, start: ptr, cap: this.stagingCap };
   }
 
@@ -96,7 +97,7 @@ class Runtime {
     let id;
     try {
       if (this.stagingPtr === 0) this.growStaging(256);
-      writer.reset(this.views.refresh().u8, this.stagingPtr, this.stagingCap);
+      writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
       encodeArgs(method, args, writer);
       const len = writer.length;
       id = this.core.submit(task.index, len);
@@ -131,7 +132,7 @@ class Runtime {
   }
 
   settle(task) {
-    const out = this.views.refresh().u32;
+    const out = this.views.u32;
     const base = this.outWord;
     const id = out[base + OUT_CALL_ID];
     const outcome = out[base + OUT_OUTCOME];
@@ -150,7 +151,9 @@ class Runtime {
     }
     let value;
     try {
-      this.reader.reset(this.views.u8, out[base + OUT_PTR], out[base + OUT_LEN]);
+      const ptr = out[base + OUT_PTR];
+      const len = out[base + OUT_LEN];
+      this.reader.reset(this.views.cover(ptr + len).u8, ptr, len);
       value = decode(this.reader);
     } catch (error) {
       task.failed++;
@@ -173,7 +176,7 @@ class Runtime {
     const sleepersWord = this.bellWord + (L.BELL_SLEEPERS >>> 2);
     try {
       for (;;) {
-        const i32 = this.views.refresh().i32;
+        const i32 = this.views.i32;
         // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
         // once more, then wait only while seq is unchanged.
         const seen = Atomics.load(i32, seqWord);
@@ -188,7 +191,7 @@ class Runtime {
             await r.value;
           }
         } finally {
-          Atomics.sub(this.views.refresh().i32, sleepersWord, 1);
+          Atomics.sub(this.views.i32, sleepersWord, 1);
         }
         void waited;
       }
@@ -365,7 +368,7 @@ class Task {
   /** What each worker's heartbeat cell in shared memory says. */
   workerCells() {
     if (this.disposed) return [];
-    const u32 = this.runtime.views.refresh().u32;
+    const u32 = this.runtime.views.u32;
     const base = this.runtime.core.cellsAddr(this.index);
     return this.pool.members.map((m, index) => {
       const w = (base + index * L.CELL_SIZE) >>> 2;

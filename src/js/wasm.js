@@ -39,27 +39,4 @@ export function checkLayout() {
   }
 }
 
-/** Typed-array views of the shared memory, renewed when the memory grows. */
-export class Views {
-  constructor(memory) {
-    this.memory = memory;
-    this.buffer = null;
-    this.u8 = null;
-    this.u32 = null;
-    this.i32 = null;
-    this.refresh();
-  }
-
-  refresh() {
-    const buffer = this.memory.buffer;
-    if (buffer !== this.buffer) {
-      this.buffer = buffer;
-      this.u8 = new Uint8Array(buffer);
-      this.u32 = new Uint32Array(buffer);
-      this.i32 = new Int32Array(buffer);
-    }
-    return this;
-  }
-}
-
 export { bindings };

@@ -14,6 +14,7 @@ import init, { WorkerCore } from './atelier_wasm.js';
 import * as L from './layout.js';
 import { Writer, Reader, encode, decodeArgs } from './codec.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, protocolType } from './protocol.js';
+import { Views } from './views.js';
 
 /** How long an idle worker spins on the ring before it sleeps. */
 const SPIN_MS = 0.1;
@@ -64,30 +65,15 @@ function abortError(code) {
 class PullLoop {
   constructor(core, memory, handlers, index) {
     this.core = core;
-    this.memory = memory;
+    this.views = new Views(memory);
     this.handlers = handlers;
     this.index = index;
-    this.buffer = null;
-    this.u8 = null;
-    this.u32 = null;
-    this.i32 = null;
     this.slots = core.slotsAddr();
     this.bellWord = core.workBellAddr() >>> 2;
     this.stagingPtr = 0;
     this.stagingCap = 0;
     this.writer = new Writer((need) => this.grow(need));
     this.reader = new Reader();
-    this.refresh();
-  }
-
-  refresh() {
-    const buffer = this.memory.buffer;
-    if (buffer !== this.buffer) {
-      this.buffer = buffer;
-      this.u8 = new Uint8Array(buffer);
-      this.u32 = new Uint32Array(buffer);
-      this.i32 = new Int32Array(buffer);
-    }
   }
 
   grow(need) {
@@ -98,8 +84,7 @@ class PullLoop {
     }
     this.stagingPtr = ptr;
     this.stagingCap = this.core.stagingCap();
-    this.refresh();
-    return { u8: this.u8, start: ptr, cap: this.stagingCap };
+    return { u8: this.views.cover(ptr + this.stagingCap).u8, start: ptr, cap: this.stagingCap };
   }
 
   async run() {
@@ -134,20 +119,20 @@ class PullLoop {
     const sleepersWord = this.bellWord + (L.BELL_SLEEPERS >>> 2);
     core.setParked(true);
     try {
+      const i32 = this.views.i32;
       for (;;) {
-        this.refresh();
         // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
         // once more, then wait only while seq is unchanged.
-        const seen = Atomics.load(this.i32, seqWord);
-        Atomics.add(this.i32, sleepersWord, 1);
+        const seen = Atomics.load(i32, seqWord);
+        Atomics.add(i32, sleepersWord, 1);
         let slot;
         try {
           slot = core.take();
           if (slot !== -1) return slot;
-          const r = Atomics.waitAsync(this.i32, seqWord, seen, PARK_MS);
+          const r = Atomics.waitAsync(i32, seqWord, seen, PARK_MS);
           if (r.async) await r.value;
         } finally {
-          Atomics.sub(this.i32, sleepersWord, 1);
+          Atomics.sub(i32, sleepersWord, 1);
         }
         core.beat();
         slot = core.take();
@@ -160,9 +145,8 @@ class PullLoop {
 
   /** Runs the call in `slot`; returns a promise when the handler is async. */
   runCall(slot) {
-    this.refresh();
     const base = this.slots + slot * L.SLOT_SIZE;
-    const u32 = this.u32;
+    const u32 = this.views.u32;
     const w = base >>> 2;
     const callId = u32[w + (L.SLOT_CALL_ID >>> 2)];
     const argPtr = u32[w + (L.SLOT_ARG_PTR >>> 2)];
@@ -171,7 +155,7 @@ class PullLoop {
     let result;
     try {
       const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
-      this.reader.reset(this.u8, at, argLen);
+      this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);
       const call = decodeArgs(this.reader);
       method = call.method;
       const handler = this.handlers[method];
@@ -215,8 +199,7 @@ class PullLoop {
 
   encodeResult(value) {
     if (this.stagingPtr === 0) this.grow(256);
-    this.refresh();
-    this.writer.reset(this.u8, this.stagingPtr, this.stagingCap);
+    this.writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
     encode(value, this.writer);
   }
 }
@@ -249,8 +232,7 @@ class TaskContext {
   }
 
   _code() {
-    this._loop.refresh();
-    return Atomics.load(this._loop.i32, this._cancelWord);
+    return Atomics.load(this._loop.views.i32, this._cancelWord);
   }
 
   /** Beats the heartbeat and throws an AbortError when the call was cancelled. */
