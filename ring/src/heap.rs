@@ -175,7 +175,7 @@ mod tests {
         // SAFETY: misaligned and tiny addresses are refused before any read.
         assert!(unsafe { HeapBuf::from_raw(ptr.add(1), cap) }.is_err());
         // SAFETY: as above.
-        assert!(unsafe { HeapBuf::from_raw(4 as *mut u8, cap) }.is_err());
+        assert!(unsafe { HeapBuf::from_raw(core::ptr::without_provenance_mut(4), cap) }.is_err());
         // SAFETY: the real one is still accepted, once.
         drop(unsafe { HeapBuf::from_raw(ptr, cap) }.unwrap());
         assert!(HeapBuf::new(MAX_HEAP_BYTES + 1).is_none());

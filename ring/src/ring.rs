@@ -114,7 +114,8 @@ impl Ring {
         })
     }
 
-    /// The smallest valid capacity that holds `n` values.
+    /// The smallest valid capacity that holds `n` values ([`MAX_CAPACITY`] when `n` is
+    /// larger than that: callers bound `n` first).
     pub fn capacity_for(n: u32) -> u32 {
         n.max(2)
             .checked_next_power_of_two()
@@ -220,9 +221,21 @@ impl Ring {
     /// How many values are published and not yet taken; a snapshot, exact only when no other
     /// thread is pushing or popping.
     pub fn len(&self) -> u32 {
-        let tail = self.tail.0.load(Ordering::Relaxed);
-        let head = self.head.0.load(Ordering::Relaxed);
-        tail.wrapping_sub(head).min(self.capacity())
+        // Acquire (all three loads): keeps them in program order, so `head` is read between
+        // two reads of `tail`; when those agree, `tail - head` is a count the ring really
+        // held. A few tries, then a clamped estimate (never below zero, never above capacity).
+        let cap = self.capacity() as i32;
+        let mut tail = self.tail.0.load(Ordering::Acquire);
+        for _ in 0..8 {
+            let head = self.head.0.load(Ordering::Acquire);
+            let again = self.tail.0.load(Ordering::Acquire);
+            if again == tail {
+                return (tail.wrapping_sub(head) as i32).clamp(0, cap) as u32;
+            }
+            tail = again;
+        }
+        let head = self.head.0.load(Ordering::Acquire);
+        (tail.wrapping_sub(head) as i32).clamp(0, cap) as u32
     }
 
     /// Whether [`len`](Self::len) is zero.
