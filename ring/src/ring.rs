@@ -219,7 +219,7 @@ impl Ring {
     }
 
     /// How many values are published and not yet taken; a snapshot, exact only when no other
-    /// thread is pushing or popping.
+    /// thread is pushing or popping, and always in `0..=capacity`.
     pub fn len(&self) -> u32 {
         // Acquire (all three loads): keeps them in program order, so `head` is read between
         // two reads of `tail`; when those agree, `tail - head` is a count the ring really
