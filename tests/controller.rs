@@ -212,3 +212,29 @@ fn a_worker_refuses_to_complete_a_call_it_does_not_run() {
     );
     assert!(WorkerPort::new(&block, 5).is_err(), "no such worker");
 }
+
+#[test]
+fn a_call_the_work_ring_refuses_for_now_is_published_later_not_lost() {
+    let mut ctl = Controller::new();
+    let task = ctl.define_task(TaskShape { max_in_flight: 2, workers: 1 }).unwrap();
+    let block = ctl.block(task).unwrap().clone();
+    // Cells held as by consumers that claimed them and were descheduled: the ring is full.
+    let cap = block.work.capacity();
+    for _ in 0..cap {
+        block.work.push(u32::MAX).unwrap();
+    }
+    let id = submit(&mut ctl, task, b"held back");
+    assert_eq!(ctl.flush(task).unwrap(), 1, "the call waits for room");
+    let mut port = WorkerPort::new(&block, 0).unwrap();
+    // The stalled cells are let go of (a worker skips entries that name no slot) ...
+    assert_eq!(port.take(), Take::Empty);
+    // ... and the call goes out on the next flush.
+    assert_eq!(ctl.flush(task).unwrap(), 0);
+    let Take::Call(s) = port.take() else { panic!("the held-back call was lost") };
+    port.reserve(1, 0).unwrap();
+    port.complete(s, status::OK, 0).unwrap();
+    match ctl.poll(task).unwrap() {
+        Poll::Done(c) => assert_eq!(c.call_id, id),
+        Poll::Empty => panic!("no completion"),
+    }
+}

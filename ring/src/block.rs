@@ -42,7 +42,9 @@ impl TaskBlock {
         workers: u32,
         done_bell: Arc<Doorbell>,
     ) -> Result<TaskBlock, CapacityError> {
-        let cap = Ring::capacity_for(slots);
+        // Room for twice the slots: a ring refuses a push while a consumer that claimed a
+        // cell one lap earlier has not let go of it, and more room makes that rarer.
+        let cap = Ring::capacity_for(slots.saturating_mul(2));
         Ok(TaskBlock {
             magic: TASK_MAGIC,
             task_index,

@@ -7,7 +7,7 @@
 
 use atelier_ring::addr;
 use atelier_ring::layout::{cancel, state, status, INLINE_BYTES, INLINE_PTR};
-use atelier_ring::{doorbell, reserve_staging, Doorbell, HeapBuf, TaskBlock};
+use atelier_ring::{doorbell, reserve_staging, Doorbell, HeapBuf, PushError, TaskBlock};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -132,6 +132,11 @@ struct TaskState {
     in_flight: u32,
     /// Completion-ring entries that named no finished call (stale, forged or corrupt).
     ignored: u64,
+    /// Slots whose envelope is written (QUEUED) but that the work ring refused for now, in
+    /// order. A ring with room for every slot can still refuse: a worker that claimed a
+    /// cell one lap earlier and was descheduled before releasing it holds that cell, and
+    /// the producer cannot pass it. [`Controller::flush`] retries them.
+    unpublished: VecDeque<u32>,
 }
 
 /// The main thread's controller for one runtime.
@@ -195,6 +200,7 @@ impl Controller {
             pending: VecDeque::new(),
             in_flight: 0,
             ignored: 0,
+            unpublished: VecDeque::new(),
         }));
         Ok(index)
     }
@@ -274,6 +280,16 @@ impl Controller {
         t.pending.push_back(Pending { call_id, args });
         t.start_pending()?;
         Ok(call_id)
+    }
+
+    /// Retries publishing the task's calls that its work ring refused for now; returns how
+    /// many are still waiting for room (the binding retries on a timer while it is not 0).
+    pub fn flush(&mut self, task: u32) -> Result<u32, SubmitError> {
+        let t = self
+            .task_mut(task)
+            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        t.flush()?;
+        Ok(t.unpublished.len() as u32)
     }
 
     /// Takes the next finished call of `task`, after releasing the one handed out before.
@@ -378,10 +394,24 @@ impl TaskState {
         slot.res_cap.store(0, Ordering::Relaxed);
         slot.state.store(state::QUEUED, Ordering::Release);
         self.in_flight += 1;
-        if self.block.work.push(index).is_err() {
-            return Err(SubmitError::RingCorrupt);
+        self.unpublished.push_back(index);
+        self.flush()
+    }
+
+    /// Publishes the slots the work ring refused so far, in order, and rings the doorbell.
+    fn flush(&mut self) -> Result<(), SubmitError> {
+        let mut published = false;
+        while let Some(&index) = self.unpublished.front() {
+            match self.block.work.push(index) {
+                Ok(()) => {
+                    self.unpublished.pop_front();
+                    published = true;
+                }
+                Err(PushError::Full(_)) => break,
+                Err(PushError::Corrupt(_)) => return Err(SubmitError::RingCorrupt),
+            }
         }
-        if self.block.work_bell.ring() {
+        if published && self.block.work_bell.ring() {
             doorbell::notify(&self.block.work_bell, 1);
         }
         Ok(())

@@ -22,6 +22,31 @@ const OUT_WORKER = 4;
 
 let runtimeCount = 0;
 
+/**
+ * How long the page watches the completion doorbell before it sleeps on it. A short call
+ * finishes within this, and picking it up directly saves the task hop that resolving
+ * Atomics.waitAsync costs; a longer one costs the page this much once.
+ */
+const PAGE_SPIN_MS = 0.02;
+
+/**
+ * The page watches the doorbell only while this few calls are outstanding: with many, the
+ * completions stream in, and sleeping lets them gather into larger batches.
+ */
+const SPIN_MAX_OUTSTANDING = 4;
+
+/** How often calls that the work ring refused for now are offered to it again. */
+const HELD_RETRY_MS = 1;
+
+/** Watches `i32[word]` for up to `ms`; true when it moved away from `seen`. */
+function spinFor(i32, word, seen, ms) {
+  const until = performance.now() + ms;
+  do {
+    if (Atomics.load(i32, word) !== seen) return true;
+  } while (performance.now() < until);
+  return false;
+}
+
 /** Names of the worker states a heartbeat cell holds (layout.js WORKER_*). */
 const PHASES = {
   [L.WORKER_STARTING]: 'starting',
@@ -51,6 +76,7 @@ class Runtime {
     this.calls = new Map(); // call id -> Call
     this.tasks = new Set();
     this.pumping = false;
+    this.held = 0;
     this.outWord = this.core.outAddr() >>> 2;
     this.bellWord = this.core.doneBellAddr() >>> 2;
     this.stagingPtr = 0;
@@ -100,8 +126,8 @@ class Runtime {
       writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
       encodeArgs(method, args, writer);
       const len = writer.length;
+      if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
       id = this.core.submit(task.index, len);
-      if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload took the staging buffer
     } catch (error) {
       return Promise.reject(error);
     }
@@ -120,6 +146,7 @@ class Runtime {
   /** Settles every finished call; returns how many. */
   drain() {
     let settled = 0;
+    let held = 0;
     const core = this.core;
     for (const task of this.tasks) {
       if (task.outstanding === 0 || task.disposed) continue;
@@ -127,7 +154,9 @@ class Runtime {
         settled++;
         this.settle(task);
       }
+      held += core.flush(task.index);
     }
+    this.held = held;
     return settled;
   }
 
@@ -181,19 +210,16 @@ class Runtime {
         // once more, then wait only while seq is unchanged.
         const seen = Atomics.load(i32, seqWord);
         Atomics.add(i32, sleepersWord, 1);
-        let waited = false;
         try {
           this.drain();
           if (this.calls.size === 0) return;
-          const r = Atomics.waitAsync(i32, seqWord, seen);
-          if (r.async) {
-            waited = true;
-            await r.value;
-          }
+          if (this.calls.size <= SPIN_MAX_OUTSTANDING && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+          // Calls the work ring refused for now (see Controller::flush) are retried on a timer.
+          const r = Atomics.waitAsync(i32, seqWord, seen, this.held > 0 ? HELD_RETRY_MS : Infinity);
+          if (r.async) await r.value;
         } finally {
           Atomics.sub(this.views.i32, sleepersWord, 1);
         }
-        void waited;
       }
     } finally {
       this.pumping = false;

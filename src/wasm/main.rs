@@ -110,6 +110,11 @@ impl RuntimeCore {
         })
     }
 
+    /// Retries publishing calls the work ring refused for now; returns how many still wait.
+    pub fn flush(&mut self, task: u32) -> u32 {
+        self.ctl.flush(task).unwrap_or(0)
+    }
+
     /// Takes the next finished call of `task` into the out-record; false when there is none.
     pub fn poll(&mut self, task: u32) -> bool {
         match self.ctl.poll(task) {

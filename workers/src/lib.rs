@@ -7,7 +7,7 @@
 #![warn(missing_docs)]
 
 use atelier_ring::layout::{state, status, worker_state, INLINE_BYTES, INLINE_PTR};
-use atelier_ring::{doorbell, HeapBuf, PopError, TaskBlock, WorkerCell, TASK_MAGIC};
+use atelier_ring::{doorbell, HeapBuf, PopError, PushError, TaskBlock, WorkerCell, TASK_MAGIC};
 use std::sync::atomic::Ordering;
 
 /// What [`WorkerPort::take`] found.
@@ -20,6 +20,10 @@ pub enum Take {
     /// The work ring's words are corrupt.
     Corrupt,
 }
+
+/// How often [`WorkerPort::complete`] retries a completion ring that is momentarily full
+/// (a few hundred milliseconds of spinning) before it calls the ring corrupt.
+const FULL_RETRIES: u32 = 1 << 26;
 
 /// Why [`WorkerPort::complete`] refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,8 +205,18 @@ impl<'a> WorkerPort<'a> {
         cell.slot.store(u32::MAX, Ordering::Relaxed);
         cell.completed.fetch_add(1, Ordering::Relaxed);
         self.set_state(worker_state::IDLE);
-        if self.block.done.push(slot_index).is_err() {
-            return Err(CompleteError::RingCorrupt);
+        // The completion ring has room for every slot, but the controller may hold a cell it
+        // claimed one lap earlier (descheduled mid-pop): wait for it to let go.
+        let mut tries: u32 = 0;
+        loop {
+            match self.block.done.push(slot_index) {
+                Ok(()) => break,
+                Err(PushError::Full(_)) if tries < FULL_RETRIES => {
+                    tries += 1;
+                    core::hint::spin_loop();
+                }
+                Err(_) => return Err(CompleteError::RingCorrupt),
+            }
         }
         if self.block.done_bell.ring() {
             doorbell::notify(&self.block.done_bell, 1);
