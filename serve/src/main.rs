@@ -18,7 +18,8 @@ cargo atelier <command> [options]      (runs atelier-serve from the repository r
 Commands:
   setup                 Idempotent machine setup: rust-src (stable), miri + rust-src
                         (nightly; skipped with a warning if unavailable), Chromium from
-                        apt if missing, wasm-bindgen CLI =0.2.130 if missing.
+                        apt if missing, wasm-bindgen CLI =0.2.130 if missing, `npm ci` in
+                        benches/ (Comlink) if benches/node_modules is missing or stale.
   build                 Build the runtime for the browser into target/pkg/ (wasm build
                         with build-std, wasm-bindgen --target web, JS glue) and check
                         that the wasm memory is shared.
@@ -30,28 +31,41 @@ Commands:
                         setup, build, then serve and print the demo URL.
   test [FILTER]         setup, then every stage: native, loom, miri, js, build, browser
                         (tests/browser/*.html but demo.html, and serve/tests/pages/*.html;
-                        *.noniso.html pages load through /__noniso/, not isolated).
+                        *.noniso.html pages load through /__noniso/, not isolated), bench
+                        (the benchmark suite in smoke mode: each benchmark that yields
+                        valid statistics is a passed test; timings are never asserted).
                         A failing stage does not stop the others. Ends with the line
                         `N passed, M failed` and exits non-zero if anything failed.
   bench [PAGE] [-- ARGS]
-                        build, then run benches/browser/PAGE.html (default index.html)
-                        in headless Chromium with ARGS as its query string
-                        (--k=v, --k v, k=v, --flag), 15-minute budget. Prints the page's
-                        log lines; saves its data reports as target/bench/<name>.json.
+                        setup, build, then run benches/browser/PAGE.html (default
+                        suite.html: the whole suite; dispatch.html: floor and no-op calls)
+                        in headless Chromium with ARGS as its query string (--k=v, --k v,
+                        k=v, --flag, WORD), 15-minute budget. Prints criterion-style
+                        results, ratios against the peers and the targets; writes the run
+                        record target/bench/suite.json (and runs/), the HTML report
+                        target/bench/report/index.html, and baselines under
+                        target/bench/baselines/NAME/ (smoke runs: under target/bench/smoke/).
+                        ARGS: --smoke (tiny counts), --save-baseline NAME, --baseline NAME,
+                        --warm-up-time S, --measurement-time S, --sample-size N,
+                        --nresamples N, --noise-threshold X, --significance-level X,
+                        --confidence-level X, --idle-window S, --idle-windows N, and WORDs
+                        that filter benchmark ids. See docs/benchmarks.md.
   help                  This text.
 
 FILTER for `test`:
   (none)                every stage
-  STAGE[,STAGE...]      only these stages (native, loom, miri, js, build, browser);
-                        `browser` brings `build` along, since the pages load target/pkg.
+  STAGE[,STAGE...]      only these stages (native, loom, miri, js, build, browser,
+                        bench); `browser` and `bench` bring `build` along, since the
+                        pages load target/pkg.
   STAGE:ARG             pass ARG on as that stage's filter: the test-name filter of
                         `cargo test` (native, loom, miri), --test-name-pattern (js),
-                        a page-name substring (browser). E.g. `native:ring,browser:cancel`.
+                        a page-name substring (browser), a benchmark-id substring (bench).
+                        E.g. `native:ring,browser:cancel`, `bench:noop`.
   anything else         a page-name substring: runs build and the matching browser pages,
                         e.g. `cargo atelier test selftest`.
 
 Environment:
-  ATELIER_SKIP=miri,loom   skip these stages of `test`.
+  ATELIER_SKIP=miri,loom   skip these stages of `test` (also: bench).
   CHROMIUM=/path/to/chrome use this browser instead of /usr/bin/chromium.
   ATELIER_CHROMIUM_ARGS    extra Chromium flags (whitespace-separated) for the driver.
 ";

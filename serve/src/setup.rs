@@ -3,17 +3,20 @@
 //! - `rust-src` for the stable toolchain (the wasm build's `-Z build-std` needs it),
 //! - `miri` and `rust-src` for the floating `nightly` toolchain (the miri stage),
 //! - Chromium from Debian's packages when none is found,
-//! - the `wasm-bindgen` CLI at exactly [`WASM_BINDGEN_VERSION`].
+//! - the `wasm-bindgen` CLI at exactly [`WASM_BINDGEN_VERSION`],
+//! - the benchmarks' npm packages (`npm ci` in `benches/`, for Comlink) when
+//!   `benches/node_modules` is missing or older than `benches/package-lock.json`.
 //!
 //! Each step prints what it does and how long it took; a step whose tool is
 //! already there costs about a second.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::chromium::find_chromium;
 use crate::process::{describe, exit_text, run_echo, run_quiet, step_end, step_start, tail};
+use crate::repo::Repo;
 
 /// The wasm-bindgen CLI version the runtime's `wasm-bindgen` dependency is pinned to.
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -29,6 +32,8 @@ pub struct Needs {
     pub chromium: bool,
     /// The wasm-bindgen CLI.
     pub wasm_bindgen: bool,
+    /// The benchmarks' npm packages (`benches/node_modules`).
+    pub npm: bool,
 }
 
 impl Needs {
@@ -38,6 +43,7 @@ impl Needs {
         miri: true,
         chromium: true,
         wasm_bindgen: true,
+        npm: true,
     };
     /// Nothing.
     pub const NONE: Needs = Needs {
@@ -45,6 +51,7 @@ impl Needs {
         miri: false,
         chromium: false,
         wasm_bindgen: false,
+        npm: false,
     };
 }
 
@@ -55,6 +62,8 @@ pub struct Outcome {
     pub errors: Vec<String>,
     /// Whether `cargo +nightly miri` is usable.
     pub miri_ok: bool,
+    /// Whether the benchmarks' npm packages are installed.
+    pub npm_ok: bool,
 }
 
 /// Runs the steps in `needs`, printing each. Never stops at the first failure.
@@ -79,6 +88,12 @@ pub fn setup(needs: Needs) -> Outcome {
     if needs.wasm_bindgen {
         if let Err(e) = wasm_bindgen() {
             out.errors.push(e);
+        }
+    }
+    if needs.npm {
+        match npm_packages() {
+            Ok(()) => out.npm_ok = true,
+            Err(e) => println!("warning: {e}"),
         }
     }
     out
@@ -247,5 +262,77 @@ fn wasm_bindgen() -> Result<(), String> {
         other => Err(format!(
             "installed wasm-bindgen-cli but `wasm-bindgen --version` says {other:?}: put ~/.cargo/bin first on PATH"
         )),
+    }
+}
+
+/// Whether `dir/node_modules` matches `dir/package-lock.json`: npm writes
+/// `node_modules/.package-lock.json` at the end of every install, so it is missing after
+/// a failed one and older than the lock file after the lock file changed.
+pub fn npm_installed(dir: &Path) -> bool {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (
+        modified(dir.join("node_modules").join(".package-lock.json")),
+        modified(dir.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(lock)) => installed >= lock,
+        _ => false,
+    }
+}
+
+/// `npm ci` in `benches/` (Comlink, for the benchmarks), unless it is installed already.
+/// A failure is a warning: only the Comlink benchmarks need it, and they say so.
+fn npm_packages() -> Result<(), String> {
+    let t = step_start("npm packages of the benchmarks (benches/: Comlink)");
+    let dir = Repo::locate()?.path("benches");
+    if !dir.join("package-lock.json").is_file() {
+        step_end(
+            t,
+            "benches/package-lock.json does not exist: nothing to install",
+        );
+        return Ok(());
+    }
+    if npm_installed(&dir) {
+        step_end(t, "benches/node_modules up to date");
+        return Ok(());
+    }
+    let mut cmd = Command::new("npm");
+    cmd.args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir);
+    println!("    $ (cd benches && {})", describe(&cmd));
+    let c = run_echo(&mut cmd).map_err(|e| {
+        format!("the Comlink benchmarks will fail: {e} (Node.js and npm come with Debian's `nodejs` and `npm` packages)")
+    })?;
+    if !c.success {
+        return Err(format!(
+            "`npm ci` in benches/ failed ({}): the Comlink benchmarks will fail; the npm registry must be reachable (see npm's output above)",
+            exit_text(c.code)
+        ));
+    }
+    step_end(t, "installed benches/node_modules");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_install_is_fresh_only_when_newer_than_the_lock() {
+        use std::time::{Duration, SystemTime};
+        let dir = std::env::temp_dir().join(format!("atelier-npm-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+        let touch = |rel: &str, secs: u64| {
+            let f = std::fs::File::create(dir.join(rel)).unwrap();
+            f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+                .unwrap();
+        };
+        assert!(!npm_installed(&dir), "no lock file");
+        touch("package-lock.json", 1_000);
+        assert!(!npm_installed(&dir), "never installed");
+        touch("node_modules/.package-lock.json", 2_000);
+        assert!(npm_installed(&dir));
+        touch("package-lock.json", 3_000);
+        assert!(!npm_installed(&dir), "the lock file changed since");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

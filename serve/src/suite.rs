@@ -1,17 +1,20 @@
 //! `cargo atelier test`: every test stage, one after the other, with a summary.
 //!
 //! Stages, in order: `native` (`cargo test --workspace`), `loom`, `miri`, `js`
-//! (`node --test src/js/tests/`), `build` (as `cargo atelier build`), `browser`
+//! (`node --test src/js/tests/ benches/browser/harness/tests/`), `build` (as `cargo atelier build`), `browser`
 //! (each `tests/browser/*.html` except `demo.html`, and `serve/tests/pages/*.html`,
-//! in its own headless Chromium; `*.noniso.html` pages through `/__noniso/`).
+//! in its own headless Chromium; `*.noniso.html` pages through `/__noniso/`), `bench`
+//! (the benchmark suite `benches/browser/suite.html` in smoke mode: tiny counts; each
+//! benchmark that yields valid statistics is a passed test, timings are never asserted).
 //! A failing stage does not stop the others.
 //!
 //! The FILTER argument:
 //! - absent: every stage;
 //! - a comma-separated list of stage names, each optionally `stage:ARG`: only those
 //!   stages; ARG is passed on as the stage's own filter (a test-name filter for the
-//!   cargo stages, `--test-name-pattern` for js, a page-name substring for browser).
-//!   `browser` always brings `build` along, since the pages load the built package;
+//!   cargo stages, `--test-name-pattern` for js, a page-name substring for browser, a
+//!   benchmark-id filter for bench). `browser` and `bench` always bring `build` along,
+//!   since the pages load the built package;
 //! - anything else: a page-name substring; runs `build` and the matching `browser` pages.
 //!
 //! `ATELIER_SKIP=miri,loom` skips the named stages.
@@ -21,13 +24,13 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::build;
 use crate::chromium::{find_chromium, run_page, PageOptions, PageRun, CONSOLE_TAIL};
 use crate::process::{describe, exit_text, fmt_duration, run_echo};
 use crate::repo::Repo;
 use crate::report::Report;
 use crate::server::{serve, NONISO_PREFIX};
 use crate::setup::{self, Needs};
+use crate::{bench, build};
 
 /// A test stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,23 +41,26 @@ pub enum Stage {
     Loom,
     /// `atelier-ring` under miri.
     Miri,
-    /// `node --test src/js/tests/`.
+    /// `node --test src/js/tests/ benches/browser/harness/tests/`.
     Js,
     /// The wasm build.
     Build,
     /// The pages in headless Chromium.
     Browser,
+    /// The benchmark suite in smoke mode.
+    Bench,
 }
 
 impl Stage {
     /// Every stage, in run order.
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Native,
         Stage::Loom,
         Stage::Miri,
         Stage::Js,
         Stage::Build,
         Stage::Browser,
+        Stage::Bench,
     ];
 
     /// The stage's name on the command line and in `ATELIER_SKIP`.
@@ -66,6 +72,7 @@ impl Stage {
             Stage::Js => "js",
             Stage::Build => "build",
             Stage::Browser => "browser",
+            Stage::Bench => "bench",
         }
     }
 
@@ -107,7 +114,9 @@ pub fn plan(filter: Option<&str>) -> Plan {
             (Stage::Browser, Some(filter.to_string())),
         ],
     };
-    if stages.iter().any(|(s, _)| *s == Stage::Browser)
+    if stages
+        .iter()
+        .any(|(s, _)| *s == Stage::Browser || *s == Stage::Bench)
         && !stages.iter().any(|(s, _)| *s == Stage::Build)
     {
         stages.push((Stage::Build, None));
@@ -288,6 +297,11 @@ fn js(repo: &Repo, arg: Option<&str>) -> Outcome {
         cmd.arg(format!("--test-name-pattern={a}"));
     }
     cmd.arg(dir);
+    // The benchmark harness's statistics and output have their own unit tests.
+    let bench = repo.path("benches/browser/harness/tests");
+    if bench.is_dir() {
+        cmd.arg(bench);
+    }
     cargo_stage(&mut cmd, parse_node_test)
 }
 
@@ -439,6 +453,55 @@ fn browser(repo: &Repo, arg: Option<&str>) -> Outcome {
     ran(passed, failed)
 }
 
+/// The page of the `bench` stage.
+pub const BENCH_SMOKE_PAGE: &str = "/benches/browser/suite.html";
+
+/// The benchmark suite in smoke mode (tiny counts), so that it keeps working: each
+/// benchmark that produced valid statistics is a passed test (the page's harness tests);
+/// the numbers are not looked at. `arg` filters benchmark ids, as `cargo atelier bench -- WORD`.
+fn bench_smoke(repo: &Repo, arg: Option<&str>) -> Outcome {
+    if !repo.path("benches/browser/suite.html").is_file() {
+        return Outcome::Skipped("benches/browser/suite.html does not exist".into());
+    }
+    let Some(chromium) = find_chromium() else {
+        return broke("Chromium not found: run `cargo atelier setup` (or set $CHROMIUM)".into());
+    };
+    let server = match serve(repo.root(), "127.0.0.1", 0) {
+        Ok(s) => s,
+        Err(e) => return broke(e),
+    };
+    let mut args = vec!["smoke".to_string()];
+    args.extend(arg.map(|a| format!("filter={a}")));
+    let target = format!("{BENCH_SMOKE_PAGE}?{}", bench::query_from_args(&args));
+    println!("    {}", server.url(&target));
+    let name = short_name(BENCH_SMOKE_PAGE).to_string();
+    let mut io = bench::BenchIo::new(repo, false);
+    let run = run_page(
+        &chromium,
+        &server,
+        &target,
+        &PageOptions::default(),
+        &mut |r| {
+            // The criterion-style blocks are for `cargo atelier bench`; here only the
+            // pass/fail line of each benchmark is printed.
+            if !io.handle(r) && !matches!(r, Report::Log { .. } | Report::Data { .. }) {
+                print_report(&name, r);
+            }
+        },
+    );
+    io.print_saved();
+    if !run.ok() {
+        print_page_failure(&run);
+    } else if run.results.is_empty() {
+        println!("  warning: {name} reported done without running any benchmark");
+    }
+    let errors = io.errors.len() as u64;
+    for e in &io.errors {
+        println!("  FAIL {name} :: (driver): {e}");
+    }
+    ran(run.passed() as u64, run.failed() as u64 + errors)
+}
+
 /// Runs the suite and returns whether everything passed. Prints the summary and,
 /// last, `N passed, M failed`.
 pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
@@ -457,8 +520,9 @@ pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
     let needs = Needs {
         rust_src: runs(Stage::Build),
         miri: runs(Stage::Miri),
-        chromium: runs(Stage::Browser),
+        chromium: runs(Stage::Browser) || runs(Stage::Bench),
         wasm_bindgen: runs(Stage::Build),
+        npm: runs(Stage::Bench),
     };
     let setup = if needs == Needs::NONE {
         setup::Outcome::default()
@@ -486,6 +550,7 @@ pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
                 Stage::Js => js(repo, arg),
                 Stage::Build => build_stage(repo),
                 Stage::Browser => browser(repo, arg),
+                Stage::Bench => bench_smoke(repo, arg),
             }
         };
         match &outcome {
@@ -551,8 +616,8 @@ mod tests {
 
     #[test]
     fn plans_from_the_filter() {
-        assert_eq!(plan(None).stages.len(), 6);
-        assert_eq!(plan(Some("")).stages.len(), 6);
+        assert_eq!(plan(None).stages.len(), 7);
+        assert_eq!(plan(Some("")).stages.len(), 7);
         assert_eq!(
             names(&plan(Some("browser"))),
             vec![("build", None), ("browser", None)]
@@ -570,6 +635,10 @@ mod tests {
             vec![("build", None), ("browser", Some("cancel"))]
         );
         assert_eq!(names(&plan(Some("js"))), vec![("js", None)]);
+        assert_eq!(
+            names(&plan(Some("bench:noop"))),
+            vec![("build", None), ("bench", Some("noop"))]
+        );
     }
 
     #[test]

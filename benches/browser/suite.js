@@ -1,0 +1,360 @@
+// The benchmark suite, defined in one place: every group measures this runtime against its
+// peers in the same run (raw postMessage, Comlink, the bare shared-memory floor).
+//
+// A group: {id, title, unit: 'time' | 'cpu', throughput?, reference?, ratios?, note?, benches}.
+// A bench: {id, label, make(ctx)} where make sets up (workers started, not timed) and
+// returns an instance:
+// - unit 'time': {run(iters), teardown?(), minIters?, notes?()}; the runner times
+//   `run(iters)`, which makes `iters` calls the way users make them (`await task.noop()`),
+//   as a batch; `notes()` (after teardown) adds lines to the benchmark's output;
+// - unit 'cpu': {burst?(), teardown?()}; the runner runs the burst, then has the driver
+//   measure the CPU that Chromium burns over an idle window.
+// Ids are `group/bench`; `cargo atelier bench -- WORD` runs those whose id contains WORD.
+
+import { createTaskRuntime } from '/pkg/index.js';
+import { PostEcho, comlinkPeer, floorPeer } from './peers.js';
+import { SIZES } from './harness/targets.js';
+
+/** Calls outstanding in the pipelined benchmarks (the runtime's maxInFlight too). */
+export const WINDOW = 256;
+
+const RUNTIME_WORKER = new URL('./workers/runtime-worker.js', import.meta.url);
+
+let runtime = null;
+
+/** A task of the runtime with no-op and echo handlers, its workers started. */
+async function atelierTask(poolSize, maxInFlight) {
+  runtime ??= createTaskRuntime();
+  const task = runtime.defineTask({
+    type: 'parallel',
+    poolSize,
+    maxInFlight,
+    worker: () => new Worker(RUNTIME_WORKER, { type: 'module' }),
+  });
+  await Promise.all(Array.from({ length: 4 * poolSize }, () => task.noop()));
+  return task;
+}
+
+/** `n` calls, each awaited before the next starts. */
+function sequential(call) {
+  return async (n) => {
+    for (let i = 0; i < n; i++) await call();
+  };
+}
+
+/** `n` calls with up to `window` outstanding: `window` lanes, each awaiting its calls in turn. */
+function pipelined(call, window = WINDOW) {
+  return (n) => {
+    let issued = 0;
+    const lane = async () => {
+      while (issued < n) {
+        issued++;
+        await call();
+      }
+    };
+    const lanes = [];
+    for (let i = 0; i < Math.min(window, n); i++) lanes.push(lane());
+    return Promise.all(lanes);
+  };
+}
+
+function noopGroup(id, title, { workers, shape, minIters = 1 }) {
+  const maxInFlight = shape === pipelined ? WINDOW : 1;
+  return {
+    id,
+    title,
+    unit: 'time',
+    throughput: { elements: 1 },
+    reference: 'atelier',
+    benches: [
+      {
+        id: 'atelier',
+        label: `atelier: await task.noop(), ${workers} worker(s), maxInFlight ${maxInFlight}`,
+        async make() {
+          const task = await atelierTask(workers, maxInFlight);
+          return { run: shape(() => task.noop()), minIters, teardown: () => task.dispose() };
+        },
+      },
+      {
+        id: 'postMessage',
+        label: `raw postMessage echo with promises, ${workers} worker(s)`,
+        async make() {
+          const post = new PostEcho(workers);
+          await Promise.all(Array.from({ length: 4 * workers }, () => post.noop()));
+          return { run: shape(() => post.noop()), minIters, teardown: () => post.terminate() };
+        },
+      },
+      {
+        id: 'comlink',
+        label: `Comlink: await api.noop(), ${workers} worker(s)`,
+        async make() {
+          const peer = await comlinkPeer(workers);
+          await Promise.all(Array.from({ length: 4 * workers }, () => peer.api().noop()));
+          return { run: shape(() => peer.api().noop()), minIters, teardown: () => peer.terminate() };
+        },
+      },
+    ],
+  };
+}
+
+// The runtime's shared memory, for the notes of the buffer benchmarks. `wasm.js` is internal
+// to the package: if it changes, the notes say "?" rather than the suite failing to load.
+const internals = await import('/pkg/wasm.js').catch(() => ({}));
+
+/** The size of the runtime's shared memory, in MiB ('?' when it cannot be read). */
+function sharedMemoryMiB() {
+  const memory = internals.wasmMemory;
+  return memory ? Math.round(memory.buffer.byteLength / (1 << 20)) : '?';
+}
+
+const BYTES = { '1KiB': 1 << 10, '64KiB': 64 << 10, '1MiB': 1 << 20, '16MiB': 16 << 20 };
+
+function filled(bytes) {
+  const a = new Float32Array(bytes / 4);
+  for (let i = 0; i < a.length; i++) a[i] = i * 0.5;
+  return a;
+}
+
+function checkEcho(got, sent, who) {
+  if (!(got instanceof Float32Array) || got.length !== sent.length || got[got.length - 1] !== sent[sent.length - 1] || got[0] !== sent[0]) {
+    throw new Error(`${who} did not echo the Float32Array(${sent.length}) (got ${Object.prototype.toString.call(got)} of length ${got && got.length})`);
+  }
+}
+
+function bufferGroup(size) {
+  const bytes = BYTES[size];
+  const n = bytes / 4;
+  return {
+    id: `f32/${size}`,
+    title: `round trip of a Float32Array of ${size}: await echo(array)`,
+    unit: 'time',
+    throughput: { bytes },
+    reference: 'atelier',
+    note: 'Throughput counts the array once per round trip. postMessage and Comlink clone (structured clone both ways) or transfer (the buffer moves both ways, the sender loses it); atelier copies through shared memory (no transfer yet). sab-roundtrip is the floor of any copying design: the same four copies (and two fresh arrays) as the runtime, with a bare spinning ping-pong and no codec. sab-copy is the page alone copying the array into a SharedArrayBuffer and out into a fresh Float32Array: one copy in and one out, no thread hop (the "bare copy" of the targets).',
+    benches: [
+      {
+        id: 'atelier',
+        label: 'atelier: await task.echo(array) (copied through shared memory)',
+        async make() {
+          const task = await atelierTask(1, 1);
+          const a = filled(bytes);
+          const before = sharedMemoryMiB();
+          checkEcho(await task.echo(a), a, 'atelier');
+          return {
+            async run(iters) {
+              for (let i = 0; i < iters; i++) await task.echo(a);
+            },
+            teardown: () => task.dispose(),
+            notes: () => [`the runtime's shared memory: ${before} MiB before the first call, ${sharedMemoryMiB()} MiB after the last`],
+          };
+        },
+      },
+      {
+        id: 'postMessage-clone',
+        label: 'raw postMessage, structured clone both ways',
+        async make() {
+          const post = new PostEcho(1);
+          const a = filled(bytes);
+          checkEcho(await post.echo(a), a, 'postMessage');
+          return {
+            async run(iters) {
+              for (let i = 0; i < iters; i++) await post.echo(a);
+            },
+            teardown: () => post.terminate(),
+          };
+        },
+      },
+      {
+        id: 'postMessage-transfer',
+        label: 'raw postMessage, buffer transferred both ways',
+        async make() {
+          const post = new PostEcho(1);
+          const sent = filled(bytes);
+          let a = await post.echo(filled(bytes), true);
+          checkEcho(a, sent, 'postMessage (transfer)');
+          return {
+            async run(iters) {
+              for (let i = 0; i < iters; i++) a = await post.echo(a, true);
+            },
+            teardown: () => post.terminate(),
+          };
+        },
+      },
+      {
+        id: 'comlink-clone',
+        label: 'Comlink: await api.echo(array), structured clone both ways',
+        async make() {
+          const peer = await comlinkPeer(1);
+          const api = peer.api();
+          const a = filled(bytes);
+          checkEcho(await api.echo(a), a, 'Comlink');
+          return {
+            async run(iters) {
+              for (let i = 0; i < iters; i++) await api.echo(a);
+            },
+            teardown: () => peer.terminate(),
+          };
+        },
+      },
+      {
+        id: 'comlink-transfer',
+        label: 'Comlink: await api.echoTransfer(Comlink.transfer(array, [buffer])), transferred both ways',
+        async make() {
+          const peer = await comlinkPeer(1);
+          const { Comlink } = peer;
+          const api = peer.api();
+          const sent = filled(bytes);
+          let a = filled(bytes);
+          a = await api.echoTransfer(Comlink.transfer(a, [a.buffer]));
+          checkEcho(a, sent, 'Comlink (transfer)');
+          return {
+            async run(iters) {
+              for (let i = 0; i < iters; i++) a = await api.echoTransfer(Comlink.transfer(a, [a.buffer]));
+            },
+            teardown: () => peer.terminate(),
+          };
+        },
+      },
+      {
+        id: 'sab-roundtrip',
+        label: 'the copy floor: page copies into shared memory, pings a spinning worker that copies out and back, spins, copies out',
+        make: () => floorPeer('copy', n),
+      },
+      {
+        id: 'sab-copy',
+        label: 'bare copy on the page: into a SharedArrayBuffer and out into a fresh Float32Array',
+        async make() {
+          const a = filled(bytes);
+          const shared = new Float32Array(new SharedArrayBuffer(bytes));
+          let out = null;
+          return {
+            run(iters) {
+              for (let i = 0; i < iters; i++) {
+                shared.set(a);
+                out = new Float32Array(n);
+                out.set(shared);
+              }
+            },
+            teardown() {
+              checkEcho(out ?? a, a, 'the bare copy');
+            },
+          };
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Warms the runtime's code before the first benchmark, for `ms` of mixed calls, then pauses.
+ * V8 runs new wasm and JS on baseline code and optimizes hot functions on background
+ * threads; on a 2-core machine those threads get no core while the page and a spinning
+ * worker keep both busy, so without this the first benchmarks of the runtime measure
+ * baseline code for seconds (seen: 75 µs instead of 7 µs per sequential call). Criterion's
+ * per-benchmark warm-up is too short for that; the pause lets the compiler threads run.
+ */
+export async function prepare(ms, pauseMs) {
+  const task = await atelierTask(2, WINDOW);
+  const small = filled(1024);
+  const large = filled(64 << 10);
+  const burst = pipelined(() => task.noop());
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    for (let i = 0; i < 200; i++) await task.noop();
+    await burst(2000);
+    await task.echo(small);
+    await task.echo(large);
+  }
+  task.dispose();
+  await new Promise((resolve) => setTimeout(resolve, pauseMs));
+}
+
+/**
+ * The suite. `ctx.burstCalls` sizes the burst that precedes each idle window.
+ */
+export function suite(ctx) {
+  const pipeMin = 4 * WINDOW;
+  return [
+    {
+      id: 'floor',
+      title: 'SAB round-trip floor: a bare shared-memory ping-pong between the page and one worker, no runtime',
+      unit: 'time',
+      throughput: { elements: 1 },
+      note: 'The physical limit of a round trip between two threads of this browser: spin is both threads spinning on a word (the page blocks while it spins); waitAsync is the page awaiting Atomics.waitAsync (registered before the ping, so every round trip takes the asynchronous wake-up) while the worker spins; wait adds the worker sleeping in Atomics.wait. The spin floors need two idle cores: on a busy machine they collapse to the scheduler\'s time slice, and the targets against them are then not judged.',
+      check(records) {
+        const spin = records['floor/spin'];
+        const wake = records['floor/waitAsync'];
+        if (spin && wake && spin.stats.mean.point > wake.stats.mean.point) {
+          return ['floor/spin is slower than floor/waitAsync: the two spinning threads did not each have a core (a busy machine); spin-based floors of this run are not floors'];
+        }
+        return [];
+      },
+      benches: [
+        { id: 'spin', label: 'both sides spin', make: () => floorPeer('spin') },
+        { id: 'waitAsync', label: 'page awaits Atomics.waitAsync, worker spins', make: () => floorPeer('notify') },
+        { id: 'wait', label: 'page awaits Atomics.waitAsync, worker sleeps in Atomics.wait', make: () => floorPeer('wait') },
+      ],
+    },
+    {
+      ...noopGroup('noop/sequential', 'sequential no-op round trip: each call awaited before the next', { workers: 1, shape: sequential }),
+      ratios: [
+        ['noop/sequential/atelier', 'floor/spin'],
+        ['noop/sequential/atelier', 'floor/waitAsync'],
+        ['noop/sequential/atelier', 'floor/wait'],
+      ],
+    },
+    noopGroup('noop/pipelined-1w', `pipelined no-op throughput, 1 worker, ${WINDOW} calls outstanding`, { workers: 1, shape: pipelined, minIters: pipeMin }),
+    noopGroup('noop/pipelined-2w', `pipelined no-op throughput, 2 workers, ${WINDOW} calls outstanding`, { workers: 2, shape: pipelined, minIters: pipeMin }),
+    ...SIZES.map((size) => ({
+      ...bufferGroup(size),
+      ratios: [
+        [`f32/${size}/atelier`, `f32/${size}/postMessage-transfer`],
+        [`f32/${size}/atelier`, `f32/${size}/sab-copy`],
+        [`f32/${size}/atelier`, `f32/${size}/sab-roundtrip`],
+      ],
+    })),
+    {
+      id: 'idle',
+      title: `CPU burned while idle, after a burst of ${ctx.burstCalls} pipelined no-op calls`,
+      unit: 'cpu',
+      note: 'Each sample is one idle window: the page sleeps in setTimeout while the driver reads the CPU time (schedstat, all threads) of every Chromium process of this run from /proc. The value is the renderer\'s CPU (page and workers are threads of that process) as a percentage of one core; the extra line gives all processes. control makes the same burst of promises with no worker at all: the browser\'s own floor.',
+      benches: [
+        {
+          id: 'control',
+          label: 'no workers: the same burst against an in-page no-op, then the page alone',
+          async make() {
+            const burst = pipelined(() => Promise.resolve());
+            return { burst: () => burst(ctx.burstCalls) };
+          },
+        },
+        {
+          id: 'atelier',
+          label: 'atelier, 2 workers, after the burst',
+          async make() {
+            const task = await atelierTask(2, WINDOW);
+            const burst = pipelined(() => task.noop());
+            return { burst: () => burst(ctx.burstCalls), teardown: () => task.dispose() };
+          },
+        },
+        {
+          id: 'postMessage',
+          label: 'raw postMessage echo, 2 workers, after the burst',
+          async make() {
+            const post = new PostEcho(2);
+            const burst = pipelined(() => post.noop());
+            return { burst: () => burst(ctx.burstCalls), teardown: () => post.terminate() };
+          },
+        },
+        {
+          id: 'comlink',
+          label: 'Comlink, 2 workers, after the burst',
+          async make() {
+            const peer = await comlinkPeer(2);
+            const burst = pipelined(() => peer.api().noop());
+            return { burst: () => burst(ctx.burstCalls), teardown: () => peer.terminate() };
+          },
+        },
+      ],
+    },
+  ];
+}
