@@ -216,7 +216,12 @@ fn a_worker_refuses_to_complete_a_call_it_does_not_run() {
 #[test]
 fn a_call_the_work_ring_refuses_for_now_is_published_later_not_lost() {
     let mut ctl = Controller::new();
-    let task = ctl.define_task(TaskShape { max_in_flight: 2, workers: 1 }).unwrap();
+    let task = ctl
+        .define_task(TaskShape {
+            max_in_flight: 2,
+            workers: 1,
+        })
+        .unwrap();
     let block = ctl.block(task).unwrap().clone();
     // Cells held as by consumers that claimed them and were descheduled: the ring is full.
     let cap = block.work.capacity();
@@ -230,7 +235,9 @@ fn a_call_the_work_ring_refuses_for_now_is_published_later_not_lost() {
     assert_eq!(port.take(), Take::Empty);
     // ... and the call goes out on the next flush.
     assert_eq!(ctl.flush(task).unwrap(), 0);
-    let Take::Call(s) = port.take() else { panic!("the held-back call was lost") };
+    let Take::Call(s) = port.take() else {
+        panic!("the held-back call was lost")
+    };
     port.reserve(1, 0).unwrap();
     port.complete(s, status::OK, 0).unwrap();
     match ctl.poll(task).unwrap() {

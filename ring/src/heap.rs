@@ -8,7 +8,7 @@
 //! that forges a header on purpose (nothing can, inside one shared memory), which is why
 //! only the runtime's own code ever calls it.
 
-use alloc::alloc::{alloc_zeroed, dealloc, Layout};
+use alloc::alloc::{alloc, dealloc, Layout};
 use core::ptr::NonNull;
 
 const HEADER: usize = 8;
@@ -18,7 +18,9 @@ const TAG: u32 = 0xA7E1_1E55;
 /// The largest buffer, so that an address plus a capacity fits in 32 bits on wasm32.
 pub const MAX_HEAP_BYTES: u32 = (1 << 31) - 64;
 
-/// An owned, zero-initialised byte buffer with a validating header.
+/// An owned byte buffer with a validating header. Its data bytes start out unspecified:
+/// it is written (by the JS codec) before anything reads it, and Rust only ever copies
+/// bytes out of it that were written.
 pub struct HeapBuf {
     data: NonNull<u8>,
     cap: u32,
@@ -43,11 +45,11 @@ fn tag(data: *const u8) -> u32 {
 }
 
 impl HeapBuf {
-    /// A buffer of `cap` zeroed bytes, or `None` when `cap` is too large or memory is out.
+    /// A buffer of `cap` bytes, or `None` when `cap` is too large or memory is out.
     pub fn new(cap: u32) -> Option<HeapBuf> {
         let layout = layout(cap)?;
         // SAFETY: the layout has a non-zero size (it includes the header).
-        let base = unsafe { alloc_zeroed(layout) };
+        let base = unsafe { alloc(layout) };
         let base = NonNull::new(base)?;
         // SAFETY: the allocation is HEADER + cap bytes, 8-aligned, so the header words are
         // in bounds and aligned, and data stays inside the allocation.
@@ -123,6 +125,9 @@ impl Drop for HeapBuf {
 /// staging buffer over.
 pub const STAGING_DEFAULT: u32 = 4096;
 
+/// Staging requests above this are sized to the request rather than doubled.
+const LARGE_STAGING: u32 = 1 << 20;
+
 /// Grows `staging` to at least `need` bytes (rounded up), keeping its first `keep` bytes.
 /// Shared by the controller and the workers: both encode into a staging buffer that a large
 /// payload then takes over whole.
@@ -133,10 +138,14 @@ pub fn reserve_staging(
 ) -> Option<(*mut u8, u32)> {
     let have = staging.as_ref().map_or(0, HeapBuf::capacity);
     if have < need {
-        let cap = need
-            .max(STAGING_DEFAULT)
-            .checked_next_power_of_two()
-            .unwrap_or(need);
+        // Small buffers double (a message grows a few bytes at a time while it is encoded);
+        // large ones are sized to the request, rounded to 64 KiB, so a 16 MiB payload does
+        // not reserve 32 MiB.
+        let cap = if need <= LARGE_STAGING {
+            need.max(STAGING_DEFAULT).next_power_of_two()
+        } else {
+            need.checked_next_multiple_of(1 << 16).unwrap_or(need)
+        };
         let fresh = HeapBuf::new(cap)?;
         if let Some(old) = staging.as_ref() {
             let keep = keep.min(old.capacity()) as usize;

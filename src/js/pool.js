@@ -111,6 +111,7 @@ export class WorkerPool {
           index: m.index,
           layout: LAYOUT_FINGERPRINT,
           taskName: task.name,
+          poolSize: task.config.poolSize,
         });
       } else if (type === MSG_READY) {
         clearTimeout(m.timer);

@@ -4,7 +4,7 @@
 //
 //   worker -> page  { __atelier: 'atelier:hello' }                    createTaskWorker() ran
 //   page -> worker  { __atelier: 'atelier:init', module, memory,       attach to the task
-//                     task, index, layout, taskName }
+//                     task, index, layout, taskName, poolSize }
 //   worker -> page  { __atelier: 'atelier:ready' }                    attached; pulling calls
 //   worker -> page  { __atelier: 'atelier:fail', error: {name, message} }  could not attach
 

@@ -203,6 +203,7 @@ class Runtime {
     this.pumping = true;
     const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
     const sleepersWord = this.bellWord + (L.BELL_SLEEPERS >>> 2);
+    let first = true;
     try {
       for (;;) {
         const i32 = this.views.i32;
@@ -211,9 +212,19 @@ class Runtime {
         const seen = Atomics.load(i32, seqWord);
         Atomics.add(i32, sleepersWord, 1);
         try {
-          this.drain();
+          const settled = this.drain();
           if (this.calls.size === 0) return;
-          if (this.calls.size <= SPIN_MAX_OUTSTANDING && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+          // Watch only when this round settled nothing: right after a batch, the callers'
+          // next calls are still queued as microtasks, and the count says nothing yet.
+          if (settled === 0 && this.calls.size <= SPIN_MAX_OUTSTANDING) {
+            // Let calls made in the same burst (a loop, Promise.all) be submitted first.
+            if (first) {
+              first = false;
+              await null;
+              if (this.calls.size > SPIN_MAX_OUTSTANDING) continue;
+            }
+            if (spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+          }
           // Calls the work ring refused for now (see Controller::flush) are retried on a timer.
           const r = Atomics.waitAsync(i32, seqWord, seen, this.held > 0 ? HELD_RETRY_MS : Infinity);
           if (r.async) await r.value;

@@ -16,10 +16,15 @@ import { Writer, Reader, encode, decodeArgs } from './codec.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, protocolType } from './protocol.js';
 import { Views } from './views.js';
 
-/** How long an idle worker spins on the ring before it sleeps. */
+/**
+ * How long an idle worker spins on the ring before it sleeps: long enough to catch the
+ * next call of a caller that awaits each one. Only when the machine has a core to spare
+ * beyond the pool; otherwise spinning workers take the page's core, and they barely spin.
+ */
 const SPIN_MS = 0.1;
+const SPIN_MS_NO_SPARE_CORE = 0.01;
 /** How long a sleeping worker waits before it beats its heartbeat and sleeps again. */
-const PARK_MS = 250;
+const PARK_MS = 500;
 
 let started = false;
 
@@ -51,7 +56,9 @@ async function attach(msg, handlers) {
     throw new Error('the page and the worker load different builds of Atelier: import the worker entry from the same package as the page');
   }
   const core = new WorkerCore(msg.task, msg.index);
-  const loop = new PullLoop(core, msg.memory, handlers, msg.index);
+  const cores = (self.navigator && navigator.hardwareConcurrency) || 1;
+  const spinMs = cores > (msg.poolSize || 1) ? SPIN_MS : SPIN_MS_NO_SPARE_CORE;
+  const loop = new PullLoop(core, msg.memory, handlers, msg.index, spinMs);
   self.postMessage({ __atelier: MSG_READY });
   loop.run();
 }
@@ -63,11 +70,12 @@ function abortError(code) {
 }
 
 class PullLoop {
-  constructor(core, memory, handlers, index) {
+  constructor(core, memory, handlers, index, spinMs) {
     this.core = core;
     this.views = new Views(memory);
     this.handlers = handlers;
     this.index = index;
+    this.spinMs = spinMs;
     this.slots = core.slotsAddr();
     this.bellWord = core.workBellAddr() >>> 2;
     this.stagingPtr = 0;
@@ -104,7 +112,7 @@ class PullLoop {
   /** Spins on the ring for a moment; returns a slot or -1. */
   spin() {
     const core = this.core;
-    const until = performance.now() + SPIN_MS;
+    const until = performance.now() + this.spinMs;
     do {
       const slot = core.take();
       if (slot !== -1) return slot;
