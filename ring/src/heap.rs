@@ -8,7 +8,7 @@
 //! that forges a header on purpose (nothing can, inside one shared memory), which is why
 //! only the runtime's own code ever calls it.
 
-use alloc::alloc::{alloc, dealloc, Layout};
+use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use core::ptr::NonNull;
 
 const HEADER: usize = 8;
@@ -18,9 +18,12 @@ const TAG: u32 = 0xA7E1_1E55;
 /// The largest buffer, so that an address plus a capacity fits in 32 bits on wasm32.
 pub const MAX_HEAP_BYTES: u32 = (1 << 31) - 64;
 
-/// An owned byte buffer with a validating header. Its data bytes start out unspecified:
-/// it is written (by the JS codec) before anything reads it, and Rust only ever copies
-/// bytes out of it that were written.
+/// An owned, zero-initialised byte buffer with a validating header.
+///
+/// Zeroed because [`HeapBuf::from_raw`] reads a header in front of an address that came
+/// through shared memory: an address inside another buffer must read initialised bytes (miri
+/// catches the difference). On wasm the allocator takes large buffers from freshly grown,
+/// already zeroed memory, so the zeroing costs little where it would cost most.
 pub struct HeapBuf {
     data: NonNull<u8>,
     cap: u32,
@@ -45,11 +48,11 @@ fn tag(data: *const u8) -> u32 {
 }
 
 impl HeapBuf {
-    /// A buffer of `cap` bytes, or `None` when `cap` is too large or memory is out.
+    /// A buffer of `cap` zeroed bytes, or `None` when `cap` is too large or memory is out.
     pub fn new(cap: u32) -> Option<HeapBuf> {
         let layout = layout(cap)?;
         // SAFETY: the layout has a non-zero size (it includes the header).
-        let base = unsafe { alloc(layout) };
+        let base = unsafe { alloc_zeroed(layout) };
         let base = NonNull::new(base)?;
         // SAFETY: the allocation is HEADER + cap bytes, 8-aligned, so the header words are
         // in bounds and aligned, and data stays inside the allocation.
