@@ -128,13 +128,7 @@ fn bindgen(repo: &Repo) -> Result<(), String> {
         }
         None => return Err("the wasm-bindgen CLI is not installed: run `cargo atelier setup`".into()),
     }
-    let pkg = repo.pkg_dir();
-    std::fs::create_dir_all(&pkg).map_err(|e| {
-        format!(
-            "cannot create {} ({e}): check the permissions of target/",
-            pkg.display()
-        )
-    })?;
+    let pkg = pkg_dir(repo)?;
     let mut cmd = Command::new(wasm_bindgen_path());
     cmd.args(["--target", "web", "--out-dir"])
         .arg(&pkg)
@@ -171,13 +165,7 @@ fn js_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// Copies `src/js/*.js` and `workers/js/*.js` flat into `target/pkg/`.
 pub fn copy_js(repo: &Repo) -> Result<Vec<PathBuf>, String> {
     let t = step_start("copy src/js/*.js and workers/js/*.js into target/pkg");
-    let pkg = repo.pkg_dir();
-    std::fs::create_dir_all(&pkg).map_err(|e| {
-        format!(
-            "cannot create {} ({e}): check the permissions of target/",
-            pkg.display()
-        )
-    })?;
+    let pkg = pkg_dir(repo)?;
     let mut copied: Vec<PathBuf> = Vec::new();
     for dir in ["src/js", "workers/js"] {
         for file in js_files(&repo.path(dir))? {
@@ -246,6 +234,18 @@ pub fn imported_memory(bytes: &[u8]) -> Result<Option<ImportedMemory>, String> {
         }
     }
     Ok(None)
+}
+
+/// `target/pkg/`, created if missing.
+fn pkg_dir(repo: &Repo) -> Result<PathBuf, String> {
+    let pkg = repo.pkg_dir();
+    std::fs::create_dir_all(&pkg).map_err(|e| {
+        format!(
+            "cannot create {} ({e}): check the permissions of target/",
+            pkg.display()
+        )
+    })?;
+    Ok(pkg)
 }
 
 #[cfg(test)]
