@@ -42,10 +42,6 @@ export class WorkerPool {
     return 'stopped';
   }
 
-  depthByWorker() {
-    return this.members.map(() => 0);
-  }
-
   start() {
     if (this.started) return;
     this.started = true;

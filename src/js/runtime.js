@@ -6,11 +6,11 @@
 // postMessage is involved once a worker has finished its start-up handshake. Completions
 // come back on the task's completion ring; the runtime sleeps on the completion doorbell
 // with Atomics.waitAsync (the page's thread must never block) and drains them in batches.
-import { bindings, isolated, wasmMemory, wasmModule } from './wasm.js';
+import { bindings, isolated, wasmMemory } from './wasm.js';
 import { Views } from './views.js';
 import * as L from './layout.js';
 import { Writer, Reader, encodeArgs, decode } from './codec.js';
-import { notIsolatedError, TaskDisposedError, WorkerCrashedError } from './errors.js';
+import { notIsolatedError, TaskDisposedError } from './errors.js';
 import { WorkerPool } from './pool.js';
 
 const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
@@ -170,7 +170,6 @@ class Runtime {
     this.calls.delete(id);
     task.outstanding--;
     if (outcome === 2) {
-      task.failed++;
       call.reject(
         new Error(
           `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote an invalid result for ${call.method}(): ${this.core.invalidReason()}`,
@@ -185,15 +184,12 @@ class Runtime {
       this.reader.reset(this.views.cover(ptr + len).u8, ptr, len);
       value = decode(this.reader);
     } catch (error) {
-      task.failed++;
       call.reject(error);
       return;
     }
     if (outcome === 0) {
-      task.succeeded++;
       call.resolve(value);
     } else {
-      task.failed++;
       call.reject(value);
     }
   }
@@ -311,8 +307,6 @@ class Task {
     this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize);
     this.outstanding = 0;
     this.dispatched = 0;
-    this.succeeded = 0;
-    this.failed = 0;
     this.disposed = false;
     this.pool = new WorkerPool(this);
     this.methods = new Map();
@@ -345,7 +339,14 @@ class Task {
     const task = this;
     const reserved = {
       with(options) {
-        void options;
+        // Per-call options (key, signal, trace, transfer, transferResult) come with keyed
+        // cancellation and transfer semantics; until then they are refused, not ignored.
+        const given = options && typeof options === 'object' ? Object.keys(options) : [];
+        if (given.length > 0) {
+          throw new TypeError(
+            `task.with({ ${given.join(', ')} }): per-call options are not supported by this version of Atelier yet; call the task directly`,
+          );
+        }
         return task.proxy;
       },
       getState() {
@@ -393,7 +394,8 @@ class Task {
     };
     if (c.type === 'parallel') {
       state.poolSize = c.poolSize;
-      state.queueDepthByWorker = this.pool.depthByWorker();
+      // A worker runs one call at a time: its heartbeat cell says whether it is busy.
+      state.queueDepthByWorker = this.workerCells().map((w) => (w.phase === 'busy' ? 1 : 0));
     }
     return state;
   }
@@ -434,4 +436,3 @@ class Task {
   }
 }
 
-export { WorkerCrashedError, wasmModule };

@@ -125,29 +125,26 @@ class PullLoop {
     const core = this.core;
     const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
     const sleepersWord = this.bellWord + (L.BELL_SLEEPERS >>> 2);
+    // The cell says PARKED until `take` finds a call and marks the worker busy.
     core.setParked(true);
-    try {
-      const i32 = this.views.i32;
-      for (;;) {
-        // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
-        // once more, then wait only while seq is unchanged.
-        const seen = Atomics.load(i32, seqWord);
-        Atomics.add(i32, sleepersWord, 1);
-        let slot;
-        try {
-          slot = core.take();
-          if (slot !== -1) return slot;
-          const r = Atomics.waitAsync(i32, seqWord, seen, PARK_MS);
-          if (r.async) await r.value;
-        } finally {
-          Atomics.sub(i32, sleepersWord, 1);
-        }
-        core.beat();
+    const i32 = this.views.i32;
+    for (;;) {
+      // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
+      // once more, then wait only while seq is unchanged.
+      const seen = Atomics.load(i32, seqWord);
+      Atomics.add(i32, sleepersWord, 1);
+      let slot;
+      try {
         slot = core.take();
         if (slot !== -1) return slot;
+        const r = Atomics.waitAsync(i32, seqWord, seen, PARK_MS);
+        if (r.async) await r.value;
+      } finally {
+        Atomics.sub(i32, sleepersWord, 1);
       }
-    } finally {
-      core.setParked(false);
+      core.beat();
+      slot = core.take();
+      if (slot !== -1) return slot;
     }
   }
 
