@@ -1,9 +1,11 @@
-//! The shared state of one task: its work ring and doorbell, its completion ring, its call
-//! slots and its workers' heartbeat cells, in one allocation that the controller owns and
-//! whose address each of the task's workers receives in its start-up handshake.
+//! The shared state of one task: its work queue and doorbell, its call slots, and one cell
+//! and completion ring per worker, in one allocation that the page owns. The page hands
+//! each worker the addresses it needs in its start-up handshake.
 
-use crate::layout::{Doorbell, Slot, WorkerCell};
-use crate::ring::{CapacityError, Ring};
+use crate::layout::{Doorbell, Slot, WorkerCell, MAX_SLOTS};
+use crate::spsc::SpscWords;
+use crate::sync::AtomicU32;
+use crate::work::{CapacityError, WorkQueue};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -19,38 +21,69 @@ pub struct TaskBlock {
     pub magic: u32,
     /// The task's index in its runtime.
     pub task_index: u32,
-    /// Rung by the controller after it publishes on `work`; the task's idle workers sleep on it.
+    /// Rung by the page after it publishes work; the task's idle workers sleep on it.
     pub work_bell: Doorbell,
-    /// Slot indices published for the task's workers to take.
-    pub work: Ring,
-    /// Slot indices whose result is written, for the controller to take.
-    pub done: Ring,
+    /// Slot entries published for the task's workers to claim.
+    pub queue: WorkQueue,
     /// The runtime's completion doorbell (shared by all its tasks): rung by workers after
-    /// they publish on `done`; the controller waits on it.
+    /// they publish a completion or a buffer request; the page waits on it.
     pub done_bell: Arc<Doorbell>,
-    /// The call slots; there are never more calls on workers than slots.
+    /// The call slots: pending and running calls of the task.
     pub slots: Box<[Slot]>,
-    /// One heartbeat cell per worker index.
+    /// One cell per worker index.
     pub cells: Box<[WorkerCell]>,
+    /// The workers' completion rings, `ring_cap` entries each, worker after worker.
+    pub rings: Box<[AtomicU32]>,
+    /// Entries of each worker's completion ring (a power of two no smaller than the slots:
+    /// a worker never holds more completions than there are slots).
+    pub ring_cap: u32,
+}
+
+/// Why a task block could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeError {
+    /// More slots than [`MAX_SLOTS`], or none.
+    Slots(u32),
+    /// No workers.
+    Workers,
+    /// The work queue's capacity.
+    Capacity(CapacityError),
+}
+
+impl core::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ShapeError::Slots(n) => write!(f, "{n} call slots: a task has 1 to {MAX_SLOTS}"),
+            ShapeError::Workers => f.write_str("a task needs at least one worker"),
+            ShapeError::Capacity(e) => e.fmt(f),
+        }
+    }
 }
 
 impl TaskBlock {
-    /// A task with `slots` call slots and `workers` heartbeat cells.
+    /// A task with `slots` call slots and `workers` worker cells.
     pub fn new(
         task_index: u32,
         slots: u32,
         workers: u32,
         done_bell: Arc<Doorbell>,
-    ) -> Result<TaskBlock, CapacityError> {
-        // Room for twice the slots: a ring refuses a push while a consumer that claimed a
-        // cell one lap earlier has not let go of it, and more room makes that rarer.
-        let cap = Ring::capacity_for(slots.saturating_mul(2));
+    ) -> Result<TaskBlock, ShapeError> {
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(ShapeError::Slots(slots));
+        }
+        if workers == 0 {
+            return Err(ShapeError::Workers);
+        }
+        // Room for twice the slots: stale entries of calls already taken (by a worker that
+        // stopped before it moved `head`) or dropped can sit in front of pending ones.
+        let queue = WorkQueue::new(WorkQueue::capacity_for(slots.saturating_mul(2)))
+            .map_err(ShapeError::Capacity)?;
+        let ring_cap = slots.max(2).next_power_of_two();
         Ok(TaskBlock {
             magic: TASK_MAGIC,
             task_index,
             work_bell: Doorbell::default(),
-            work: Ring::new(cap)?,
-            done: Ring::new(cap)?,
+            queue,
             done_bell,
             slots: (0..slots)
                 .map(|_| Slot::default())
@@ -60,11 +93,35 @@ impl TaskBlock {
                 .map(|_| WorkerCell::default())
                 .collect::<Vec<_>>()
                 .into(),
+            rings: (0..(ring_cap as usize) * (workers as usize))
+                .map(|_| AtomicU32::new(0))
+                .collect::<Vec<_>>()
+                .into(),
+            ring_cap,
         })
     }
 
     /// The slot at `index`, if there is one.
     pub fn slot(&self, index: u32) -> Option<&Slot> {
         self.slots.get(index as usize)
+    }
+
+    /// Worker `index`'s completion ring.
+    pub fn ring(&self, index: u32) -> Option<SpscWords<'_>> {
+        let cell = self.cells.get(index as usize)?;
+        let at = index as usize * self.ring_cap as usize;
+        Some(SpscWords {
+            head: &cell.ring_head,
+            tail: &cell.ring_tail,
+            entries: &self.rings[at..at + self.ring_cap as usize],
+        })
+    }
+
+    /// Bytes of shared memory the block takes (for the page's accounting).
+    pub fn footprint(&self) -> usize {
+        core::mem::size_of::<TaskBlock>()
+            + self.slots.len() * core::mem::size_of::<Slot>()
+            + self.cells.len() * core::mem::size_of::<WorkerCell>()
+            + (self.rings.len() + self.queue.capacity() as usize) * 4
     }
 }

@@ -72,6 +72,23 @@ pub fn notify(bell: &Doorbell, count: u32) -> u32 {
     }
 }
 
+/// Wakes up to `count` threads waiting on `word` (a worker waiting for the page's answer
+/// to its buffer request). As [`notify`]: a no-op off wasm32.
+#[inline]
+pub fn notify_word(word: &core::sync::atomic::AtomicU32, count: u32) -> u32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    {
+        // SAFETY: `word` is a live, 4-byte-aligned word of this module's shared memory;
+        // notify only reads the address, it does not access the word.
+        unsafe { core::arch::wasm32::memory_atomic_notify(word.as_ptr().cast::<i32>(), count) }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+    {
+        let _ = (word, count);
+        0
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -128,38 +128,6 @@ impl Drop for HeapBuf {
 /// staging buffer over.
 pub const STAGING_DEFAULT: u32 = 4096;
 
-/// Staging requests above this are sized to the request rather than doubled.
-const LARGE_STAGING: u32 = 1 << 20;
-
-/// Grows `staging` to at least `need` bytes (rounded up), keeping its first `keep` bytes.
-/// Shared by the controller and the workers: both encode into a staging buffer that a large
-/// payload then takes over whole.
-pub fn reserve_staging(
-    staging: &mut Option<HeapBuf>,
-    need: u32,
-    keep: u32,
-) -> Option<(*mut u8, u32)> {
-    let have = staging.as_ref().map_or(0, HeapBuf::capacity);
-    if have < need {
-        // Small buffers double (a message grows a few bytes at a time while it is encoded);
-        // large ones are sized to the request, rounded to 64 KiB, so a 16 MiB payload does
-        // not reserve 32 MiB.
-        let cap = if need <= LARGE_STAGING {
-            need.max(STAGING_DEFAULT).next_power_of_two()
-        } else {
-            need.checked_next_multiple_of(1 << 16).unwrap_or(need)
-        };
-        let fresh = HeapBuf::new(cap)?;
-        if let Some(old) = staging.as_ref() {
-            let keep = keep.min(old.capacity()) as usize;
-            // SAFETY: both buffers are ours and distinct; `keep` fits both.
-            unsafe { core::ptr::copy_nonoverlapping(old.as_ptr(), fresh.as_ptr(), keep) };
-        }
-        *staging = Some(fresh);
-    }
-    staging.as_ref().map(|b| (b.as_ptr(), b.capacity()))
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

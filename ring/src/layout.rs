@@ -1,22 +1,34 @@
 //! The shared-memory layout: every word that both Rust and the JS glue touch, written down
-//! once. The JS glue reads its offsets from `src/js/layout.js`, which [`js_module`]
-//! generates from the structs below; a test fails when the checked-in file drifts
-//! (`ATELIER_BLESS=1 cargo test -p atelier-ring layout` rewrites it), and the runtime compares
-//! [`fingerprint`] with the file's at start-up.
+//! once. The JS glue reads its offsets and constants from `src/js/layout.js`, which
+//! [`js_module`] generates from the items below; a test fails when the checked-in file
+//! drifts (`ATELIER_BLESS=1 cargo test -p atelier-ring layout` rewrites it), CI regenerates
+//! it and fails on any diff, and the page and each worker compare [`fingerprint`] and
+//! [`PROTOCOL_VERSION`] in the start-up handshake.
 //!
-//! All words are `u32` and every struct is `#[repr(C)]` with explicit alignment, so offsets
-//! are the same on wasm32 (where they matter) and on the native target (where the tests and
-//! the generator run).
+//! All words are `u32` and every struct the JS glue indexes is `#[repr(C)]` with explicit
+//! alignment, so offsets are the same on wasm32 (where they matter) and on the native target
+//! (where the tests and the generator run). Structures whose padding depends on the target
+//! (the work queue's `CachePadded` counters) are reached by addresses the page hands out.
 //!
-//! | struct | who writes | who reads |
-//! |---|---|---|
-//! | [`Slot`] envelope words (`call_id`, `attempt`, `arg_*`, `flags`) | controller, before it publishes the slot on a work ring | worker |
-//! | [`Slot::state`] | controller (`FREE`→`QUEUED`, `DONE`→`FREE`), worker (`QUEUED`→`RUNNING`→`DONE`) | both |
-//! | [`Slot::cancel`] | controller | worker (`ctx.signal`, `throwIfAborted`) |
-//! | [`Slot`] result words (`res_*`, `worker`) | worker, before it publishes the completion | controller |
-//! | [`Doorbell`] `seq` | whoever publishes (bumps it) | the sleeper (waits on it) |
-//! | [`Doorbell`] `sleepers` | sleepers (count in/out) | the publisher (notify only when > 0) |
-//! | [`WorkerCell`] | its worker | controller's watchdog |
+//! # Who writes what
+//!
+//! | word | written by | read by | reclaimed |
+//! |---|---|---|---|
+//! | [`Slot::state`] | page (FREE→PENDING, RUNNING→PENDING on a requeue, PENDING→FREE on a drop, RUNNING→ABANDONED, DONE→FREE), worker (PENDING→RUNNING, RUNNING/ABANDONED→DONE), each by compare-and-swap | both | the slot returns to FREE when the page has read its result or reclaimed its worker |
+//! | [`Slot`] envelope words (`call_id`, `attempt`, `arg_*`, `flags`) and `inline` | page, while the slot is FREE | worker | with the slot |
+//! | [`Slot::cancel`] | page | worker (`ctx.signal`, `throwIfAborted`) | with the slot |
+//! | [`Slot`] result words (`res_*`) | the worker that owns the RUNNING state | page, after it saw DONE | with the slot |
+//! | [`WorkerCell`] worker line (`beat`, `phase`, `completed`, `running`, `ring_tail`, `arena_write`, `req_len`) | its worker | page | the cell is reset when a new worker takes the index |
+//! | [`WorkerCell`] page line (`owner`, `quota`, `ring_head`, `arena_read`, `arena_base`, `arena_cap`, `req_ptr`) | page | the worker | — |
+//! | completion ring entries of worker *i* | worker *i* | page | reset with the cell |
+//! | work queue `tail` and entries | page | workers | — |
+//! | work queue `head` | any worker or the page (compare-and-swap, helping) | all | — |
+//! | [`Doorbell`] `seq` | whoever publishes (bumps it) | the sleeper (waits on it) | — |
+//! | [`Doorbell`] `sleepers` | sleepers (count in/out) | the publisher (notify only when > 0) | — |
+//!
+//! Results never go into a slot: a worker writes them into its own arena (or a buffer the page
+//! granted it), so a slot's arguments survive a requeue and a terminated worker that is
+//! still finishing its last instructions can only write into memory that belongs to it.
 
 use crate::sync::AtomicU32 as SyncU32;
 use core::cell::UnsafeCell;
@@ -24,22 +36,95 @@ use core::mem::{offset_of, size_of};
 use core::sync::atomic::AtomicU32;
 
 /// Bumped whenever a struct below changes shape.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
-/// Bytes of payload a slot holds inline; larger payloads live in a heap buffer the slot
-/// points at.
+/// Bumped whenever the start-up handshake or the meaning of a shared word changes.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Bytes of arguments a slot holds inline; larger arguments live in a heap buffer of the
+/// page's that the slot points at.
 pub const INLINE_BYTES: usize = 192;
 
-/// `Slot::state` values.
+/// Slots a task may have at most: a work-queue or completion entry packs a slot index
+/// into 16 bits.
+pub const MAX_SLOTS: u32 = 0xFFFF;
+
+/// The kinds of [`Slot::state`] (its top three bits).
+///
+/// ```text
+///            page admits            worker claims (CAS)        worker completes (CAS)
+///   FREE ----------------> PENDING ------------------> RUNNING -----------------------> DONE
+///    ^  ^                  |   ^                        |   |                            |
+///    |  +--page drops------+   +--page requeues (gen+1)-+   +--page settles early------+ |
+///    |     (gen+1)                                          |        (cancel w/ grace)  | |
+///    |                                                      v                           | |
+///    |                                                  ABANDONED --worker completes--> + |
+///    +--------------------- page reads the result, or reclaims the dead owner ------------+
+/// ```
 pub mod state {
-    /// Owned by the controller; not on any ring.
+    /// Owned by the page; not published.
     pub const FREE: u32 = 0;
-    /// Published on a work ring; the envelope is complete.
-    pub const QUEUED: u32 = 1;
-    /// Taken by a worker (which wrote its index to `Slot::worker`).
+    /// Admitted: the envelope is complete and the slot is on the work queue; a worker with
+    /// room may claim it.
+    pub const PENDING: u32 = 1;
+    /// Claimed by the worker named in the state word's owner field.
     pub const RUNNING: u32 = 2;
-    /// The result words are written and the slot is on the completion ring.
+    /// The owner wrote the result words and pushed the slot on its completion ring.
     pub const DONE: u32 = 3;
+    /// The page settled the call (cancelled, timed out) while its owner still runs it; the
+    /// owner's completion is discarded.
+    pub const ABANDONED: u32 = 4;
+}
+
+/// Bit position of the kind in a state word.
+pub const STATE_KIND_SHIFT: u32 = 29;
+/// Bit position of the owner in a state word.
+pub const STATE_OWNER_SHIFT: u32 = 16;
+/// Mask of the owner (after shifting): worker incarnation ids are `1..=OWNER_MASK`.
+pub const STATE_OWNER_MASK: u32 = 0x1FFF;
+/// Mask of the generation: bumped by the page every time it (re)publishes a slot, so a
+/// compare-and-swap prepared for an earlier publication fails.
+pub const STATE_GEN_MASK: u32 = 0xFFFF;
+/// Bit position of the slot index in a work-queue or completion entry (the low 16 bits are
+/// the generation).
+pub const ENTRY_SLOT_SHIFT: u32 = 16;
+
+/// A state word.
+#[inline]
+pub const fn pack(kind: u32, owner: u32, gen: u32) -> u32 {
+    (kind << STATE_KIND_SHIFT)
+        | ((owner & STATE_OWNER_MASK) << STATE_OWNER_SHIFT)
+        | (gen & STATE_GEN_MASK)
+}
+
+/// The kind of a state word (see [`state`]).
+#[inline]
+pub const fn kind(word: u32) -> u32 {
+    word >> STATE_KIND_SHIFT
+}
+
+/// The owner of a state word (0: none).
+#[inline]
+pub const fn owner(word: u32) -> u32 {
+    (word >> STATE_OWNER_SHIFT) & STATE_OWNER_MASK
+}
+
+/// The generation of a state word.
+#[inline]
+pub const fn gen(word: u32) -> u32 {
+    word & STATE_GEN_MASK
+}
+
+/// A work-queue or completion-ring entry naming publication `gen` of slot `slot`.
+#[inline]
+pub const fn entry(slot: u32, gen: u32) -> u32 {
+    (slot << ENTRY_SLOT_SHIFT) | (gen & STATE_GEN_MASK)
+}
+
+/// The slot an entry names.
+#[inline]
+pub const fn entry_slot(entry: u32) -> u32 {
+    entry >> ENTRY_SLOT_SHIFT
 }
 
 /// `Slot::res_status` values.
@@ -61,17 +146,21 @@ pub mod cancel {
     pub const TIMED_OUT: u32 = 2;
 }
 
-/// `Slot::arg_ptr` / `res_ptr` value meaning "the bytes are in [`Slot::inline`]".
+/// `Slot::arg_ptr` value meaning "the bytes are in [`Slot::inline`]".
 pub const INLINE_PTR: u32 = 0;
 
-/// One call's envelope, its cancellation flag and its result.
+/// `WorkerCell::req_ptr` value meaning "the page refused the request: memory is out".
+pub const GRANT_REFUSED: u32 = 1;
+
+/// One call's envelope, its cancellation flag and where its result is.
 #[repr(C, align(64))]
 pub struct Slot {
-    /// [`state`]: who owns the slot now.
+    /// The packed state word: kind, owner, generation (see [`pack`]).
     pub state: AtomicU32,
     /// The call's id (unique among the runtime's live calls).
     pub call_id: AtomicU32,
-    /// Which run of the call this is; bumped when a call is requeued.
+    /// Which run of the call this is: 1 on the first, bumped when the call is requeued
+    /// (`ctx.attempt`).
     pub attempt: AtomicU32,
     /// [`cancel`]: read by the handler's `ctx.signal`.
     pub cancel: AtomicU32,
@@ -81,44 +170,39 @@ pub struct Slot {
     pub arg_len: AtomicU32,
     /// Call flags (reserved: transfer options).
     pub flags: AtomicU32,
-    /// The index of the worker that took the call.
-    pub worker: AtomicU32,
     /// [`status`] of the result.
     pub res_status: AtomicU32,
-    /// The attempt the result belongs to (copied by the worker from `attempt`).
-    pub res_attempt: AtomicU32,
-    /// Where the encoded result is: [`INLINE_PTR`] or a heap address.
+    /// Where the encoded result is: inside the owner's arena, or the buffer the page granted it.
     pub res_ptr: AtomicU32,
     /// Length of the encoded result.
     pub res_len: AtomicU32,
-    /// Capacity of the heap buffer at `res_ptr`.
-    pub res_cap: AtomicU32,
-    _reserved: [AtomicU32; 3],
-    /// Inline payload: the arguments, then (once the worker has decoded them) the result.
+    /// The owner's arena position just past the result (the page releases the arena up to
+    /// it once it has read the result); 0 for a granted buffer.
+    pub res_end: AtomicU32,
+    _reserved: [AtomicU32; 5],
+    /// The arguments, when they fit.
     pub inline: UnsafeCell<[u8; INLINE_BYTES]>,
 }
 
-// SAFETY: every word is atomic; `inline` is written only by the slot's current owner (the
-// controller while FREE, the worker while RUNNING), handed over through `state` and the
-// rings' Release/Acquire pairs.
+// SAFETY: every word is atomic; `inline` is written only by the page while the slot is FREE
+// (it owns it then) and only read by workers after they claimed the slot, which the
+// Release store of PENDING and the work queue's Release publish order after the writes.
 unsafe impl Sync for Slot {}
 
 impl Default for Slot {
     fn default() -> Self {
         Slot {
-            state: AtomicU32::new(state::FREE),
+            state: AtomicU32::new(pack(state::FREE, 0, 0)),
             call_id: AtomicU32::new(0),
             attempt: AtomicU32::new(0),
             cancel: AtomicU32::new(cancel::NONE),
             arg_ptr: AtomicU32::new(INLINE_PTR),
             arg_len: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            worker: AtomicU32::new(0),
             res_status: AtomicU32::new(status::OK),
-            res_attempt: AtomicU32::new(0),
-            res_ptr: AtomicU32::new(INLINE_PTR),
+            res_ptr: AtomicU32::new(0),
             res_len: AtomicU32::new(0),
-            res_cap: AtomicU32::new(0),
+            res_end: AtomicU32::new(0),
             _reserved: Default::default(),
             inline: UnsafeCell::new([0; INLINE_BYTES]),
         }
@@ -126,7 +210,7 @@ impl Default for Slot {
 }
 
 impl Slot {
-    /// The address of the inline payload bytes.
+    /// The address of the inline argument bytes.
     pub fn inline_ptr(&self) -> *mut u8 {
         self.inline.get().cast()
     }
@@ -156,28 +240,52 @@ impl Default for Doorbell {
     }
 }
 
-/// A worker's heartbeat cell.
+/// A worker's cell: its heartbeat, its completion ring's counters, its arena and its
+/// buffer requests. The first cache line is written by the worker, the second by the page.
 #[repr(C, align(64))]
 #[derive(Default)]
 pub struct WorkerCell {
-    /// Bumped by the worker on every loop turn, while it parks (on each timeout), and by
+    /// Bumped by the worker on every loop turn, every half second while it sleeps, and by
     /// `ctx.throwIfAborted()`.
     pub beat: AtomicU32,
     /// [`worker_state`] as the worker last wrote it.
-    pub state: AtomicU32,
+    pub phase: AtomicU32,
     /// Calls the worker has completed.
     pub completed: AtomicU32,
-    /// The slot the worker is running, or `u32::MAX`.
-    pub slot: AtomicU32,
+    /// Calls the worker is running now (it takes more only while this is below `quota`).
+    pub running: AtomicU32,
+    /// Completion ring: entries pushed so far (the producer's counter).
+    pub ring_tail: SyncU32,
+    /// Arena: the position just past the last result written (advisory: the page never
+    /// trusts it).
+    pub arena_write: AtomicU32,
+    /// A request for a result buffer larger than the arena holds: its length, 0 for none.
+    pub req_len: AtomicU32,
+    _worker_reserved: [AtomicU32; 9],
+    /// The incarnation id the worker writes into the state words of the slots it claims.
+    pub owner: AtomicU32,
+    /// How many calls the worker may run at once: its share of `maxInFlight`.
+    pub quota: AtomicU32,
+    /// Completion ring: entries taken so far (the consumer's counter).
+    pub ring_head: SyncU32,
+    /// Arena: results before this position have been read and may be overwritten.
+    pub arena_read: AtomicU32,
+    /// Arena: address of the worker's result buffer.
+    pub arena_base: AtomicU32,
+    /// Arena: its size in bytes (a multiple of 8).
+    pub arena_cap: AtomicU32,
+    /// The page's answer to `req_len`: 0 none yet, [`GRANT_REFUSED`], or a buffer's address.
+    pub req_ptr: AtomicU32,
+    _page_reserved: [AtomicU32; 9],
 }
 
-/// `WorkerCell::state` values.
+/// `WorkerCell::phase` values.
 pub mod worker_state {
     /// Spawned, not yet past its start-up handshake.
     pub const STARTING: u32 = 0;
     /// Looking for work (spinning).
     pub const IDLE: u32 = 1;
-    /// Running a handler.
+    /// Running at least one handler.
     pub const BUSY: u32 = 2;
     /// Asleep on its task's doorbell.
     pub const PARKED: u32 = 3;
@@ -186,11 +294,13 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 39] {
+pub fn constants() -> [(&'static str, u32); 56] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
+        ("PROTOCOL_VERSION", PROTOCOL_VERSION),
         ("INLINE_BYTES", INLINE_BYTES as u32),
         ("INLINE_PTR", INLINE_PTR),
+        ("MAX_SLOTS", MAX_SLOTS),
         ("SLOT_SIZE", size_of::<Slot>() as u32),
         ("SLOT_STATE", offset_of!(Slot, state) as u32),
         ("SLOT_CALL_ID", offset_of!(Slot, call_id) as u32),
@@ -199,29 +309,47 @@ pub fn constants() -> [(&'static str, u32); 39] {
         ("SLOT_ARG_PTR", offset_of!(Slot, arg_ptr) as u32),
         ("SLOT_ARG_LEN", offset_of!(Slot, arg_len) as u32),
         ("SLOT_FLAGS", offset_of!(Slot, flags) as u32),
-        ("SLOT_WORKER", offset_of!(Slot, worker) as u32),
         ("SLOT_RES_STATUS", offset_of!(Slot, res_status) as u32),
-        ("SLOT_RES_ATTEMPT", offset_of!(Slot, res_attempt) as u32),
         ("SLOT_RES_PTR", offset_of!(Slot, res_ptr) as u32),
         ("SLOT_RES_LEN", offset_of!(Slot, res_len) as u32),
-        ("SLOT_RES_CAP", offset_of!(Slot, res_cap) as u32),
+        ("SLOT_RES_END", offset_of!(Slot, res_end) as u32),
         ("SLOT_INLINE", offset_of!(Slot, inline) as u32),
         ("STATE_FREE", state::FREE),
-        ("STATE_QUEUED", state::QUEUED),
+        ("STATE_PENDING", state::PENDING),
         ("STATE_RUNNING", state::RUNNING),
         ("STATE_DONE", state::DONE),
+        ("STATE_ABANDONED", state::ABANDONED),
+        ("STATE_KIND_SHIFT", STATE_KIND_SHIFT),
+        ("STATE_OWNER_SHIFT", STATE_OWNER_SHIFT),
+        ("STATE_OWNER_MASK", STATE_OWNER_MASK),
+        ("STATE_GEN_MASK", STATE_GEN_MASK),
+        ("ENTRY_SLOT_SHIFT", ENTRY_SLOT_SHIFT),
         ("STATUS_OK", status::OK),
         ("STATUS_THREW", status::THREW),
         ("CANCEL_NONE", cancel::NONE),
         ("CANCEL_ABORTED", cancel::ABORTED),
         ("CANCEL_TIMED_OUT", cancel::TIMED_OUT),
+        ("GRANT_REFUSED", GRANT_REFUSED),
         ("BELL_SEQ", offset_of!(Doorbell, seq) as u32),
         ("BELL_SLEEPERS", offset_of!(Doorbell, sleepers) as u32),
         ("CELL_SIZE", size_of::<WorkerCell>() as u32),
         ("CELL_BEAT", offset_of!(WorkerCell, beat) as u32),
-        ("CELL_STATE", offset_of!(WorkerCell, state) as u32),
+        ("CELL_PHASE", offset_of!(WorkerCell, phase) as u32),
         ("CELL_COMPLETED", offset_of!(WorkerCell, completed) as u32),
-        ("CELL_SLOT", offset_of!(WorkerCell, slot) as u32),
+        ("CELL_RUNNING", offset_of!(WorkerCell, running) as u32),
+        ("CELL_RING_TAIL", offset_of!(WorkerCell, ring_tail) as u32),
+        (
+            "CELL_ARENA_WRITE",
+            offset_of!(WorkerCell, arena_write) as u32,
+        ),
+        ("CELL_REQ_LEN", offset_of!(WorkerCell, req_len) as u32),
+        ("CELL_OWNER", offset_of!(WorkerCell, owner) as u32),
+        ("CELL_QUOTA", offset_of!(WorkerCell, quota) as u32),
+        ("CELL_RING_HEAD", offset_of!(WorkerCell, ring_head) as u32),
+        ("CELL_ARENA_READ", offset_of!(WorkerCell, arena_read) as u32),
+        ("CELL_ARENA_BASE", offset_of!(WorkerCell, arena_base) as u32),
+        ("CELL_ARENA_CAP", offset_of!(WorkerCell, arena_cap) as u32),
+        ("CELL_REQ_PTR", offset_of!(WorkerCell, req_ptr) as u32),
         ("WORKER_STARTING", worker_state::STARTING),
         ("WORKER_IDLE", worker_state::IDLE),
         ("WORKER_BUSY", worker_state::BUSY),
@@ -270,8 +398,33 @@ mod tests {
         assert_eq!(size_of::<Slot>(), 64 + INLINE_BYTES);
         assert_eq!(offset_of!(Slot, inline), 64);
         assert_eq!(size_of::<Doorbell>(), 64);
-        assert_eq!(size_of::<WorkerCell>(), 64);
+        assert_eq!(size_of::<WorkerCell>(), 128);
+        assert_eq!(offset_of!(WorkerCell, owner), 64);
         assert_eq!(core::mem::align_of::<Slot>(), 64);
+    }
+
+    #[test]
+    fn state_words_pack_and_unpack() {
+        for kind_ in [
+            state::FREE,
+            state::PENDING,
+            state::RUNNING,
+            state::DONE,
+            state::ABANDONED,
+        ] {
+            for owner_ in [0, 1, 77, STATE_OWNER_MASK] {
+                for gen_ in [0, 1, 0x1234, STATE_GEN_MASK] {
+                    let w = pack(kind_, owner_, gen_);
+                    assert_eq!((kind(w), owner(w), gen(w)), (kind_, owner_, gen_));
+                }
+            }
+        }
+        // A generation wraps inside its field instead of spilling into the owner.
+        assert_eq!(
+            pack(state::PENDING, 3, STATE_GEN_MASK + 1),
+            pack(state::PENDING, 3, 0)
+        );
+        assert_eq!(entry_slot(entry(MAX_SLOTS, 9)), MAX_SLOTS);
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! The shared-memory layer of the Atelier task runtime: the layout of every word that the
-//! controller, the workers and the JS glue share ([`layout`]), the lock-free [`Ring`] that
-//! carries slot indices between them, and the doorbell protocol that lets idle threads
-//! sleep without losing a wake-up ([`doorbell`]).
+//! page, the workers and the JS glue share ([`layout`]), the call slots' state machine, the
+//! work queue that workers take calls from ([`WorkQueue`]), the workers' completion rings
+//! ([`spsc`]), their result arenas ([`arena`]), and the doorbell protocol that lets idle
+//! threads sleep without losing a wake-up ([`doorbell`]).
+//!
+//! Nothing here takes a lock or waits for another participant: any worker may be
+//! terminated at any instruction, and the page must never be left waiting for it.
 //!
 //! Everything here is plain Rust over atomics: it is tested natively, model-checked with
 //! loom (`RUSTFLAGS="--cfg loom" cargo test -p atelier-ring --test loom --release`) and run
@@ -18,16 +22,19 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod arena;
 mod block;
 pub mod doorbell;
 #[cfg(feature = "std")]
 mod heap;
 pub mod layout;
-mod ring;
+pub mod spsc;
 mod sync;
+mod work;
 
-pub use block::{TaskBlock, TASK_MAGIC};
+pub use block::{ShapeError, TaskBlock, TASK_MAGIC};
 #[cfg(feature = "std")]
-pub use heap::{reserve_staging, ForeignBuffer, HeapBuf, MAX_HEAP_BYTES, STAGING_DEFAULT};
+pub use heap::{ForeignBuffer, HeapBuf, MAX_HEAP_BYTES, STAGING_DEFAULT};
 pub use layout::{Doorbell, Slot, WorkerCell};
-pub use ring::{CapacityError, PopError, PushError, Ring, MAX_CAPACITY};
+pub use spsc::{Consumer, Producer, SpscPopError, SpscPushError, SpscRing, SpscWords};
+pub use work::{CapacityError, PushError, TakeError, WorkQueue, MAX_CAPACITY};

@@ -1,24 +1,33 @@
-//! The controller: the main thread's side of the dispatch path, as sans-IO Rust. It admits
-//! calls, writes their envelopes into slots, publishes them on the task's work ring, and
-//! takes completions off the completion ring, validating every word a worker wrote.
+//! The controller: the page's side of the dispatch path, as sans-IO Rust. It admits calls
+//! into slots (or lets them wait in the page when every slot is taken), publishes them on
+//! the task's work queue, takes completions off the workers' rings validating every word a
+//! worker wrote, answers the workers' buffer requests, cancels calls, and takes back
+//! everything a dead worker held.
 //!
-//! It never blocks and never waits: the binding layer decides when to look for completions
-//! (on a doorbell wake-up) and settles the JS promises.
+//! It never blocks and never waits for a worker, and it is the only code that allocates in
+//! the shared memory: workers write into arenas and buffers it handed them. The binding
+//! layer decides when to look for completions (on a doorbell wake-up) and settles the JS
+//! promises.
 
-use atelier_ring::addr;
-use atelier_ring::layout::{cancel, state, status, INLINE_BYTES, INLINE_PTR};
-use atelier_ring::{doorbell, reserve_staging, Doorbell, HeapBuf, PushError, TaskBlock};
-use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use super::meter::{Meter, Metered};
+use super::task::{
+    Args, AttachError, Cancelled, Completion, Current, QueueCorrupt, SeatGrant, TaskState,
+    SEATS_PER_WORKER,
+};
+use atelier_ring::layout::INLINE_BYTES;
+use atelier_ring::{Doorbell, ShapeError, TaskBlock, STAGING_DEFAULT};
 use std::sync::Arc;
 
 /// The shape of a task, as the controller needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskShape {
-    /// Calls on workers at once (and so the number of slots).
+    /// Calls on workers at once: split between the workers as their quotas.
     pub max_in_flight: u32,
-    /// Workers in the pool (heartbeat cells).
+    /// Workers in the pool.
     pub workers: u32,
+    /// Call slots: calls running plus calls pending in shared memory, where workers take
+    /// them without the page. At least `max_in_flight`.
+    pub slots: u32,
 }
 
 /// A task index the controller does not know (never defined, or disposed).
@@ -32,54 +41,13 @@ pub enum SubmitError {
     NoSuchTask(u32),
     /// The length is more than the staging buffer holds (reserve first).
     TooLong(u32),
-    /// The work ring refused the slot: its words are corrupt.
-    RingCorrupt,
+    /// The work queue's words are corrupt (a worker wrote over them).
+    QueueCorrupt,
 }
 
-/// A finished call, as read from its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Completion {
-    /// The call's id, from the controller's own record (not from shared memory).
-    pub call_id: u32,
-    /// What the worker reported.
-    pub outcome: Outcome,
-    /// Where the encoded result starts.
-    pub ptr: usize,
-    /// Its length.
-    pub len: u32,
-    /// The worker that ran it.
-    pub worker: u32,
-}
-
-/// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The result bytes hold the handler's value.
-    Returned,
-    /// The result bytes hold the thrown value.
-    Threw,
-    /// The worker's result words are invalid; the call fails with this reason.
-    Invalid(Invalid),
-}
-
-/// What was wrong with a completion's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Invalid {
-    /// `res_status` is not a known status.
-    Status(u32),
-    /// `res_len` does not fit the inline bytes or the buffer's capacity.
-    Length(u32),
-    /// `res_ptr`/`res_cap` do not name a result buffer in memory.
-    Buffer(u32),
-}
-
-impl core::fmt::Display for Invalid {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Invalid::Status(s) => write!(f, "unknown result status {s}"),
-            Invalid::Length(n) => write!(f, "result length {n} is out of bounds"),
-            Invalid::Buffer(p) => write!(f, "result buffer address {p:#x} is not a result buffer"),
-        }
+impl From<QueueCorrupt> for SubmitError {
+    fn from(_: QueueCorrupt) -> Self {
+        SubmitError::QueueCorrupt
     }
 }
 
@@ -92,64 +60,33 @@ pub enum Poll {
     Empty,
 }
 
-/// Where a call's arguments live while it is not finished.
-enum Args {
-    Inline,
-    /// Held (never read) so the buffer lives until the call ends.
-    Heap(#[allow(dead_code)] HeapBuf),
-}
-
-/// The controller's own (trusted) record of a slot.
-struct Record {
-    call_id: u32,
-    attempt: u32,
-    busy: bool,
-    args: Args,
-}
-
-/// A call accepted but not started.
-struct Pending {
-    call_id: u32,
-    args: PendingArgs,
-}
-
-enum PendingArgs {
-    Small(Vec<u8>),
-    Large(HeapBuf, u32),
-}
-
-/// A call's arguments on their way into a slot.
-enum ArgsIn<'a> {
-    Inline(&'a [u8]),
-    Heap(HeapBuf, u32),
-}
-
-struct TaskState {
-    block: Arc<TaskBlock>,
-    records: Vec<Record>,
-    free: Vec<u32>,
-    pending: VecDeque<Pending>,
-    in_flight: u32,
-    /// Completion-ring entries that named no finished call (stale, forged or corrupt).
-    ignored: u64,
-    /// Slots whose envelope is written (QUEUED) but that the work ring refused for now, in
-    /// order. A ring with room for every slot can still refuse: a worker that claimed a
-    /// cell one lap earlier and was descheduled before releasing it holds that cell, and
-    /// the producer cannot pass it. [`Controller::flush`] retries them.
-    unpublished: VecDeque<u32>,
+/// How much of the shared memory the runtime holds, from its own accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Occupancy {
+    /// Bytes of payload buffers, arenas, grants, staging and task blocks in use.
+    pub bytes: u64,
+    /// Slots holding a call (pending or running), over all tasks.
+    pub slots: u32,
+    /// Calls waiting in the page for a slot.
+    pub waiting: u32,
+    /// Worker seats in use or quarantined.
+    pub seats: u32,
+    /// Tasks removed whose blocks are not released yet.
+    pub retired: u32,
 }
 
 /// The main thread's controller for one runtime.
 pub struct Controller {
     done_bell: Arc<Doorbell>,
     tasks: Vec<Option<TaskState>>,
+    /// Tasks removed but not yet released (a terminated worker may still be finishing its
+    /// last instructions on the block).
+    retired: Vec<Option<TaskState>>,
     next_call: u32,
-    staging: Option<HeapBuf>,
+    staging: Option<Metered>,
     /// The completion handed out by the last `poll`, released by the next.
-    current: Option<(u32, u32)>,
-    /// Blocks of removed tasks. A terminated worker may still be finishing its last
-    /// instructions on its block, so a block is never freed while the runtime lives.
-    retired: Vec<Arc<TaskBlock>>,
+    current: Option<(u32, Current)>,
+    meter: Meter,
 }
 
 impl Default for Controller {
@@ -164,44 +101,48 @@ impl Controller {
         Controller {
             done_bell: Arc::new(Doorbell::default()),
             tasks: Vec::new(),
+            retired: Vec::new(),
             next_call: 1,
             staging: None,
             current: None,
-            retired: Vec::new(),
+            meter: Meter::default(),
         }
     }
 
-    /// The doorbell workers ring after publishing a completion.
+    /// The doorbell workers ring after publishing a completion or a request.
     pub fn done_bell(&self) -> &Doorbell {
         &self.done_bell
     }
 
+    /// The runtime's shared-memory accounting.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
     /// Creates a task; returns its index.
-    pub fn define_task(&mut self, shape: TaskShape) -> Result<u32, atelier_ring::CapacityError> {
-        let index = self.tasks.len() as u32;
-        let block = Arc::new(TaskBlock::new(
-            index,
-            shape.max_in_flight,
-            shape.workers,
+    pub fn define_task(&mut self, shape: TaskShape) -> Result<u32, ShapeError> {
+        if shape.max_in_flight == 0 || shape.slots < shape.max_in_flight {
+            return Err(ShapeError::Slots(shape.slots));
+        }
+        let block = TaskBlock::new(
+            self.tasks.len() as u32,
+            shape.slots,
+            shape
+                .workers
+                .checked_mul(SEATS_PER_WORKER)
+                .ok_or(ShapeError::Workers)?,
             self.done_bell.clone(),
-        )?);
-        let records = (0..shape.max_in_flight)
-            .map(|_| Record {
-                call_id: 0,
-                attempt: 0,
-                busy: false,
-                args: Args::Inline,
-            })
-            .collect();
-        self.tasks.push(Some(TaskState {
-            block,
-            records,
-            free: (0..shape.max_in_flight).rev().collect(),
-            pending: VecDeque::new(),
-            in_flight: 0,
-            ignored: 0,
-            unpublished: VecDeque::new(),
-        }));
+        )?;
+        let footprint = block.footprint() as u64;
+        if !self.meter.take(footprint) {
+            return Err(ShapeError::Slots(shape.slots));
+        }
+        let index = self.tasks.len() as u32;
+        self.tasks.push(Some(TaskState::new(
+            Arc::new(block),
+            shape.workers,
+            shape.max_in_flight,
+        )));
         Ok(index)
     }
 
@@ -219,33 +160,57 @@ impl Controller {
             .ok_or(NoSuchTask(task))
     }
 
-    /// The task's shared block (its address goes to the task's workers).
+    /// The task's shared block (its addresses go to the task's workers).
     pub fn block(&self, task: u32) -> Result<&Arc<TaskBlock>, NoSuchTask> {
         Ok(&self.task(task)?.block)
     }
 
-    /// Calls of the task on workers, and accepted but not started.
+    /// Calls of the task on slots (pending or running), and calls waiting in the page.
     pub fn depths(&self, task: u32) -> Result<(u32, u32), NoSuchTask> {
-        let t = self.task(task)?;
-        Ok((t.in_flight, t.pending.len() as u32))
+        Ok(self.task(task)?.depths())
     }
 
-    /// Completion-ring entries of the task that were ignored as stale or corrupt.
-    pub fn ignored(&self, task: u32) -> Result<u64, NoSuchTask> {
-        Ok(self.task(task)?.ignored)
+    /// Calls of the task running on workers now.
+    pub fn running(&self, task: u32) -> Result<u32, NoSuchTask> {
+        Ok(self.task(task)?.running())
+    }
+
+    /// Completion entries of the task that were ignored as stale or corrupt, and
+    /// completions discarded because the page had already settled their call.
+    pub fn ignored(&self, task: u32) -> Result<(u64, u64), NoSuchTask> {
+        let t = self.task(task)?;
+        Ok((t.ignored, t.discarded))
     }
 
     /// Makes sure the staging buffer (where the binding encodes a call's arguments) holds
-    /// `need` bytes, keeping the first `keep`; returns its address and capacity.
+    /// `need` bytes, keeping the first `keep`; returns its address and capacity, or `None`
+    /// beyond the shared-memory ceiling.
     pub fn reserve(&mut self, need: u32, keep: u32) -> Option<(*mut u8, u32)> {
-        reserve_staging(&mut self.staging, need, keep)
+        let have = self.staging.as_ref().map_or(0, Metered::capacity);
+        if have < need {
+            // Small buffers double (a message grows a few bytes at a time while it is
+            // encoded); large ones are sized to the request, rounded to 64 KiB.
+            let cap = if need <= 1 << 20 {
+                need.max(STAGING_DEFAULT).next_power_of_two()
+            } else {
+                need.checked_next_multiple_of(1 << 16).unwrap_or(need)
+            };
+            let fresh = self.meter.alloc(cap)?;
+            if let Some(old) = self.staging.as_ref() {
+                let keep = keep.min(old.capacity()) as usize;
+                // SAFETY: both buffers are the page's own and distinct; `keep` fits both.
+                unsafe { core::ptr::copy_nonoverlapping(old.as_ptr(), fresh.as_ptr(), keep) };
+            }
+            self.staging = Some(fresh);
+        }
+        self.staging.as_ref().map(|b| (b.as_ptr(), b.capacity()))
     }
 
     /// Submits a call whose encoded arguments are the first `len` bytes of the staging
-    /// buffer; returns its id. A payload larger than a slot's inline bytes takes the staging
+    /// buffer; returns its id. Arguments larger than a slot's inline bytes take the staging
     /// buffer over (reserve again before the next call).
     pub fn submit(&mut self, task: u32, len: u32) -> Result<u32, SubmitError> {
-        let have = self.staging.as_ref().map_or(0, HeapBuf::capacity);
+        let have = self.staging.as_ref().map_or(0, Metered::capacity);
         if len > have && len > 0 {
             return Err(SubmitError::TooLong(len));
         }
@@ -256,242 +221,138 @@ impl Controller {
             .ok_or(SubmitError::NoSuchTask(task))?;
         let call_id = self.next_call;
         self.next_call = self.next_call.wrapping_add(1).max(1);
-        let small: &[u8] = match &self.staging {
-            // SAFETY: the staging buffer is ours and holds at least `len` bytes (checked above).
-            Some(buf) if len as usize <= INLINE_BYTES => unsafe {
-                std::slice::from_raw_parts(buf.as_ptr(), len as usize)
-            },
-            _ => &[],
-        };
-        let args = if len as usize <= INLINE_BYTES {
-            // The common case: a slot is free and nobody waits, so the bytes go straight
-            // from the staging buffer into the slot.
-            if t.pending.is_empty() {
-                if let Some(index) = t.free.pop() {
-                    t.publish(index, call_id, ArgsIn::Inline(small))?;
-                    return Ok(call_id);
-                }
-            }
-            PendingArgs::Small(small.to_vec())
+        if len as usize <= INLINE_BYTES {
+            let small: &[u8] = match &self.staging {
+                // SAFETY: the staging buffer is ours and holds at least `len` bytes (checked
+                // above).
+                Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) },
+                None => &[],
+            };
+            t.admit_small(call_id, small)?;
         } else {
             let buf = self.staging.take().ok_or(SubmitError::TooLong(len))?;
-            PendingArgs::Large(buf, len)
-        };
-        t.pending.push_back(Pending { call_id, args });
-        t.start_pending()?;
+            t.admit(call_id, Args::Heap(buf, len))?;
+        }
         Ok(call_id)
     }
 
-    /// Retries publishing the task's calls that its work ring refused for now; returns how
-    /// many are still waiting for room (the binding retries on a timer while it is not 0).
-    pub fn flush(&mut self, task: u32) -> Result<u32, SubmitError> {
-        let t = self
-            .task_mut(task)
-            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
-        t.flush()?;
-        Ok(t.unpublished.len() as u32)
-    }
-
-    /// Takes the next finished call of `task`, after releasing the one handed out before.
+    /// Takes the next finished call of `task`, after releasing the one handed out before,
+    /// and answers the task's workers' buffer requests.
     pub fn poll(&mut self, task: u32) -> Result<Poll, NoSuchTask> {
         self.release();
+        let meter = self.meter.clone();
         let t = self.task_mut(task)?;
-        loop {
-            let index = match t.block.done.pop() {
-                Ok(index) => index,
-                Err(_) => return Ok(Poll::Empty),
-            };
-            match t.read_completion(index) {
-                Some(done) => {
-                    self.current = Some((task, index));
-                    return Ok(Poll::Done(done));
-                }
-                None => t.ignored += 1,
+        t.serve_requests(&meter);
+        match t.poll() {
+            Some((done, current)) => {
+                self.current = Some((task, current));
+                Ok(Poll::Done(done))
             }
+            None => Ok(Poll::Empty),
         }
     }
 
     /// Releases the completion handed out by the last [`poll`](Self::poll) (its slot and
-    /// buffers) and starts pending calls on the freed slot. `poll` does this itself.
+    /// the worker's arena space) and starts waiting calls. `poll` does this itself.
     pub fn release(&mut self) {
-        let Some((task, index)) = self.current.take() else {
+        let Some((task, current)) = self.current.take() else {
             return;
         };
         if let Ok(t) = self.task_mut(task) {
-            t.release_slot(index);
-            // A corrupt work ring is noticed again on the next submit.
-            let _ = t.start_pending();
+            // A corrupt work queue is noticed again on the next submit.
+            let _ = t.release(current);
         }
     }
 
-    /// Forgets a task (its workers are terminated). Its block is retired, not freed: see
-    /// `retired`.
-    pub fn remove_task(&mut self, task: u32) -> Result<(), NoSuchTask> {
-        self.task(task)?;
+    /// Cancels call `call_id` of `task` with cancellation code `code` (`layout::cancel`).
+    pub fn cancel(&mut self, task: u32, call_id: u32, code: u32) -> Result<Cancelled, SubmitError> {
+        self.release();
+        let t = self
+            .task_mut(task)
+            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        Ok(t.cancel(call_id, code)?)
+    }
+
+    /// Gives worker `index` of `task` a seat (cell, completion ring, arena) and an owner id.
+    pub fn attach(&mut self, task: u32, index: u32) -> Result<SeatGrant, AttachError> {
+        let meter = self.meter.clone();
+        let t = self
+            .task_mut(task)
+            .map_err(|_| AttachError::NoSuchWorker(index))?;
+        t.attach(index, &meter)
+    }
+
+    /// Declares the worker on `seat` dead (crashed, hung, terminated, stopped): calls it was
+    /// running are requeued (`requeue`) or failed (their ids are returned), everything else
+    /// it held is taken back. The seat stays quarantined until [`release_seat`](Self::release_seat).
+    pub fn reclaim(
+        &mut self,
+        task: u32,
+        seat: u32,
+        requeue: bool,
+    ) -> Result<Vec<u32>, SubmitError> {
+        self.release();
+        let t = self
+            .task_mut(task)
+            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        Ok(t.reclaim(seat, requeue)?)
+    }
+
+    /// Ends a seat's quarantine (see [`TaskState::release_seat`]): false while completions
+    /// recovered from it are still to be polled.
+    pub fn release_seat(&mut self, task: u32, seat: u32) -> Result<bool, SubmitError> {
+        self.release();
+        let t = self
+            .task_mut(task)
+            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        Ok(t.release_seat(seat)?)
+    }
+
+    /// Whether the seat waits for `release_seat`.
+    pub fn quarantined(&self, task: u32, seat: u32) -> bool {
+        self.task(task).is_ok_and(|t| t.quarantined(seat))
+    }
+
+    /// Forgets a task (its workers are terminated) and returns the ids of the calls it held.
+    /// Its shared memory is kept until [`release_task`](Self::release_task): a terminated
+    /// worker may still be finishing its last instructions on it.
+    pub fn remove_task(&mut self, task: u32) -> Result<Vec<u32>, NoSuchTask> {
         if matches!(self.current, Some((t, _)) if t == task) {
             self.current = None;
         }
-        if let Some(t) = self.tasks[task as usize].take() {
-            self.retired.push(t.block);
+        let t = self
+            .tasks
+            .get_mut(task as usize)
+            .and_then(Option::take)
+            .ok_or(NoSuchTask(task))?;
+        let ids = t.call_ids();
+        if self.retired.len() <= task as usize {
+            self.retired.resize_with(task as usize + 1, || None);
         }
-        Ok(())
-    }
-}
-
-impl TaskState {
-    /// Moves pending calls onto free slots.
-    fn start_pending(&mut self) -> Result<(), SubmitError> {
-        while !self.free.is_empty() {
-            let Some(call) = self.pending.pop_front() else {
-                break;
-            };
-            let index = self.free.pop().unwrap_or_default();
-            let args = match call.args {
-                PendingArgs::Small(bytes) => {
-                    self.publish(index, call.call_id, ArgsIn::Inline(&bytes))?;
-                    continue;
-                }
-                PendingArgs::Large(buf, len) => ArgsIn::Heap(buf, len),
-            };
-            self.publish(index, call.call_id, args)?;
-        }
-        Ok(())
+        self.retired[task as usize] = Some(t);
+        Ok(ids)
     }
 
-    /// Writes a call's envelope into free slot `index` and publishes it on the work ring.
-    fn publish(&mut self, index: u32, call_id: u32, args: ArgsIn<'_>) -> Result<(), SubmitError> {
-        let slot = &self.block.slots[index as usize];
-        let record = &mut self.records[index as usize];
-        record.call_id = call_id;
-        record.attempt = record.attempt.wrapping_add(1);
-        record.busy = true;
-        let (arg_ptr, arg_len) = match args {
-            ArgsIn::Inline(bytes) => {
-                // SAFETY: the slot is FREE, so only the controller touches its inline
-                // bytes; `bytes` is at most INLINE_BYTES long.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), slot.inline_ptr(), bytes.len())
-                };
-                record.args = Args::Inline;
-                (INLINE_PTR, bytes.len() as u32)
-            }
-            ArgsIn::Heap(buf, len) => {
-                let ptr = addr::to_word(buf.as_ptr());
-                record.args = Args::Heap(buf);
-                (ptr, len)
-            }
+    /// Frees a removed task's block, arenas and buffers.
+    pub fn release_task(&mut self, task: u32) {
+        if let Some(t) = self.retired.get_mut(task as usize).and_then(Option::take) {
+            self.meter.give(t.footprint);
+        }
+    }
+
+    /// The runtime's shared-memory occupancy, from the controller's own accounting.
+    pub fn occupancy(&self) -> Occupancy {
+        let mut o = Occupancy {
+            bytes: self.meter.used(),
+            retired: self.retired.iter().flatten().count() as u32,
+            ..Occupancy::default()
         };
-        // Relaxed: these words are published by the Release store of QUEUED below and
-        // by the ring's Release publish.
-        slot.call_id.store(call_id, Ordering::Relaxed);
-        slot.attempt.store(record.attempt, Ordering::Relaxed);
-        slot.cancel.store(cancel::NONE, Ordering::Relaxed);
-        slot.arg_ptr.store(arg_ptr, Ordering::Relaxed);
-        slot.arg_len.store(arg_len, Ordering::Relaxed);
-        slot.flags.store(0, Ordering::Relaxed);
-        slot.res_ptr.store(INLINE_PTR, Ordering::Relaxed);
-        slot.res_len.store(0, Ordering::Relaxed);
-        slot.res_cap.store(0, Ordering::Relaxed);
-        slot.state.store(state::QUEUED, Ordering::Release);
-        self.in_flight += 1;
-        self.unpublished.push_back(index);
-        self.flush()
-    }
-
-    /// Publishes the slots the work ring refused so far, in order, and rings the doorbell.
-    fn flush(&mut self) -> Result<(), SubmitError> {
-        let mut published = false;
-        while let Some(&index) = self.unpublished.front() {
-            match self.block.work.push(index) {
-                Ok(()) => {
-                    self.unpublished.pop_front();
-                    published = true;
-                }
-                Err(PushError::Full(_)) => break,
-                Err(PushError::Corrupt(_)) => return Err(SubmitError::RingCorrupt),
-            }
+        for t in self.tasks.iter().flatten() {
+            let (slots, waiting) = t.depths();
+            o.slots += slots;
+            o.waiting += waiting;
+            o.seats += t.seats_in_use();
         }
-        if published && self.block.work_bell.ring() {
-            doorbell::notify(&self.block.work_bell, 1);
-        }
-        Ok(())
-    }
-
-    /// Validates the completion of slot `index`; `None` when it names no finished call.
-    fn read_completion(&mut self, index: u32) -> Option<Completion> {
-        let record = self.records.get(index as usize)?;
-        if !record.busy {
-            return None;
-        }
-        let slot = &self.block.slots[index as usize];
-        // Acquire: pairs with the worker's Release store of DONE, so the result words and
-        // bytes written before it are visible.
-        if slot.state.load(Ordering::Acquire) != state::DONE
-            || slot.res_attempt.load(Ordering::Relaxed) != record.attempt
-        {
-            return None;
-        }
-        let call_id = record.call_id;
-        let worker = slot.worker.load(Ordering::Relaxed);
-        let len = slot.res_len.load(Ordering::Relaxed);
-        let ptr = slot.res_ptr.load(Ordering::Relaxed);
-        let cap = slot.res_cap.load(Ordering::Relaxed);
-        let invalid = |why| Completion {
-            call_id,
-            outcome: Outcome::Invalid(why),
-            ptr: 0,
-            len: 0,
-            worker,
-        };
-        let outcome = match slot.res_status.load(Ordering::Relaxed) {
-            status::OK => Outcome::Returned,
-            status::THREW => Outcome::Threw,
-            other => return Some(invalid(Invalid::Status(other))),
-        };
-        let at = if ptr == INLINE_PTR {
-            if len as usize > INLINE_BYTES {
-                return Some(invalid(Invalid::Length(len)));
-            }
-            slot.inline_ptr() as usize
-        } else {
-            if len > cap {
-                return Some(invalid(Invalid::Length(len)));
-            }
-            if !addr::holds(ptr, cap) {
-                return Some(invalid(Invalid::Buffer(ptr)));
-            }
-            addr::from_word(ptr) as usize
-        };
-        Some(Completion {
-            call_id,
-            outcome,
-            ptr: at,
-            len,
-            worker,
-        })
-    }
-
-    fn release_slot(&mut self, index: u32) {
-        let slot = &self.block.slots[index as usize];
-        let ptr = slot.res_ptr.load(Ordering::Relaxed);
-        if ptr != INLINE_PTR {
-            let cap = slot.res_cap.load(Ordering::Relaxed);
-            if addr::holds(ptr, cap) {
-                // SAFETY: `holds` checked the buffer (and so its header) is inside memory;
-                // the slot is DONE, so the worker has given the buffer up, and the address is
-                // cleared below so it is taken once. A header that does not match is leaked.
-                if unsafe { HeapBuf::from_raw(addr::from_word(ptr), cap) }.is_err() {
-                    self.ignored += 1;
-                }
-            }
-            slot.res_ptr.store(INLINE_PTR, Ordering::Relaxed);
-        }
-        let record = &mut self.records[index as usize];
-        record.busy = false;
-        record.args = Args::Inline;
-        // Release: our reads of the slot happen-before its reuse is published.
-        slot.state.store(state::FREE, Ordering::Release);
-        self.free.push(index);
-        self.in_flight -= 1;
+        o
     }
 }

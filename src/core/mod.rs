@@ -1,6 +1,10 @@
-//! The sans-IO core: everything the runtime decides, with no browser in sight, so that it
-//! is tested natively with fake workers (threads running [`atelier_workers::WorkerPort`]).
+//! The sans-IO core: everything the page decides, with no browser in sight, so that it is
+//! tested natively with fake workers (threads running [`atelier_workers::WorkerPort`]).
 
 pub mod controller;
+pub mod meter;
+pub mod task;
 
-pub use controller::{Completion, Controller, Invalid, Outcome, Poll, SubmitError, TaskShape};
+pub use controller::{Controller, NoSuchTask, Occupancy, Poll, SubmitError, TaskShape};
+pub use meter::{Meter, Metered, DEFAULT_CEILING};
+pub use task::{AttachError, Cancelled, Completion, Invalid, Outcome, SeatGrant, SEATS_PER_WORKER};

@@ -1,18 +1,29 @@
-// A task's workers: spawning, the one-time start-up handshake, and their lifecycle events.
+// A task's workers: spawning, the one-time start-up handshake, their lifecycle events, and
+// taking back what a dead worker held.
 //
 // The handshake is the only place postMessage is used (protocol.js): the worker says
-// hello once `createTaskWorker` has run, the pool answers with the compiled module, the
-// shared memory and the task's address, and the worker says ready once it is attached.
-// After that the worker pulls calls from the task's ring by itself.
-import { wasmMemory, wasmModule } from './wasm.js';
-import { LAYOUT_FINGERPRINT } from './layout.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, protocolType } from './protocol.js';
+// hello once `createTaskWorker` has run, the pool answers with the shared memory, the
+// task's addresses and the worker's seat, and the worker says ready once it is attached.
+// After that the worker takes calls from the task's queue by itself.
+//
+// Every worker gets a seat (a cell, a completion ring, an arena) from the controller when it
+// is spawned. When a worker dies (crash, failed start, stopWorkers, dispose), the controller
+// takes back every slot it held at once (its running calls fail, or are requeued by
+// stopWorkers), and the seat itself is quarantined for QUARANTINE_MS: `terminate()` stops a
+// thread soon, not at once, and its last instructions may still touch its own seat.
+import { wasmMemory } from './wasm.js';
+import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, protocolType } from './protocol.js';
 import { WorkerCrashedError } from './errors.js';
+
+/** How long a dead worker's seat (and a disposed task's shared memory) is kept before reuse. */
+export const QUARANTINE_MS = 250;
 
 class Member {
   constructor(index) {
     this.index = index;
     this.worker = null;
+    this.seat = -1;
     this.status = 'stopped'; // starting | running | stopped | crashed
     this.timer = 0;
   }
@@ -26,6 +37,7 @@ export class WorkerPool {
     this.started = false;
     this.lastCrash = null;
     this.failure = null;
+    this.spawned = 0;
   }
 
   size() {
@@ -45,34 +57,79 @@ export class WorkerPool {
   start() {
     if (this.started) return;
     this.started = true;
-    for (const m of this.members) this.spawn(m);
+    for (const m of this.members) if (m.worker === null) this.spawn(m);
   }
 
+  /**
+   * Stops every worker: their running calls go back to pending (with their next attempt)
+   * and wait, with every other call, until `start()`.
+   */
   stop() {
-    // Pausing and requeueing running work is not built yet: stopping terminates the
-    // workers, and outstanding calls fail rather than hang.
-    this.terminate();
-    this.task.failAll(
-      (call) =>
-        new WorkerCrashedError(`stopWorkers() stopped the workers of task ${this.task.name} while ${call.method}() was outstanding`, {
-          taskId: this.task.id,
-          reason: 'exit',
-        }),
-    );
     this.started = false;
-  }
-
-  terminate() {
     for (const m of this.members) {
-      clearTimeout(m.timer);
-      if (m.worker) m.worker.terminate();
-      m.worker = null;
+      this.retire(m, true);
       m.status = 'stopped';
     }
   }
 
+  /** Terminates every worker of a task that is going away (its memory is freed whole). */
+  terminate() {
+    this.started = false;
+    for (const m of this.members) {
+      clearTimeout(m.timer);
+      if (m.worker) m.worker.terminate();
+      m.worker = null;
+      m.seat = -1;
+      m.status = 'stopped';
+    }
+  }
+
+  /**
+   * Terminates `m`'s worker and takes back its seat: running calls are requeued
+   * (`requeue`) or returned, to fail with the crash.
+   */
+  retire(m, requeue) {
+    clearTimeout(m.timer);
+    if (m.worker) m.worker.terminate();
+    m.worker = null;
+    if (m.seat < 0) return [];
+    const task = this.task;
+    const core = task.runtime.core;
+    const seat = m.seat;
+    m.seat = -1;
+    const failed = core.reclaim(task.index, seat, requeue);
+    const release = () => {
+      if (task.disposed || task.runtime.coreFreed) return;
+      // False while completions recovered from the seat still wait for the pump.
+      if (!core.releaseSeat(task.index, seat)) {
+        task.runtime.wakePump();
+        setTimeout(release, QUARANTINE_MS);
+      }
+    };
+    setTimeout(release, QUARANTINE_MS);
+    // A requeued call may be pending for a worker that is being replaced, or for the pump.
+    task.runtime.wakePump();
+    return failed;
+  }
+
   spawn(m) {
     const task = this.task;
+    const core = task.runtime.core;
+    const seat = core.attach(task.index, m.index);
+    if (seat === -1) {
+      // Every seat of this worker index is still quarantined: spawn when one is free.
+      m.status = 'starting';
+      m.timer = setTimeout(() => {
+        m.timer = 0;
+        if (this.started && m.worker === null && !task.disposed) this.spawn(m);
+      }, QUARANTINE_MS);
+      return;
+    }
+    if (seat < 0) {
+      this.crash(m, 'load', undefined, `worker ${m.index} of task ${task.name} cannot start: its result arena does not fit under the runtime's maxSharedMemoryBytes (${task.runtime.ceiling} bytes); raise it in createTaskRuntime({ maxSharedMemoryBytes })`);
+      return;
+    }
+    m.seat = seat;
     let worker;
     try {
       worker = task.config.worker();
@@ -84,6 +141,7 @@ export class WorkerPool {
       this.crash(m, 'load', undefined, "the task's worker() factory must return a new Worker, e.g. new Worker(url, { type: 'module' })");
       return;
     }
+    this.spawned++;
     m.worker = worker;
     m.status = 'starting';
     m.timer = setTimeout(() => {
@@ -101,10 +159,11 @@ export class WorkerPool {
       if (type === MSG_HELLO) {
         worker.postMessage({
           __atelier: MSG_INIT,
-          module: wasmModule,
           memory: wasmMemory,
-          task: task.runtime.core.taskAddr(task.index),
+          info: core.taskInfo(task.index),
+          seat,
           index: m.index,
+          protocol: PROTOCOL_VERSION,
           layout: LAYOUT_FINGERPRINT,
           taskName: task.name,
           poolSize: task.config.poolSize,
@@ -114,6 +173,8 @@ export class WorkerPool {
         m.status = 'running';
       } else if (type === MSG_FAIL) {
         this.crash(m, 'load', data.error, `worker ${m.index} of task ${task.name} failed to start: ${data.error && data.error.message}`);
+      } else if (type === MSG_FAULT) {
+        this.crash(m, 'error', data.error, `worker ${m.index} of task ${task.name} stopped: ${data.error && data.error.message}`);
       }
     });
     worker.addEventListener('error', (event) => {
@@ -130,22 +191,22 @@ export class WorkerPool {
   }
 
   /**
-   * A worker failed. Restart policies come with crash recovery; until then the crash is
-   * reported to every outstanding call of the task (none may hang), a worker that threw
-   * is replaced, and a worker that fails to load makes later calls fail at once.
+   * A worker failed: the calls it was running reject with WorkerCrashedError, every other
+   * call goes on, and the worker is replaced. A worker that fails to start halts the task
+   * until `startWorkers()` (the retry budget and backoff of the crash policies build on this).
    */
   crash(m, reason, cause, message) {
     const task = this.task;
-    clearTimeout(m.timer);
-    if (m.worker) m.worker.terminate();
-    m.worker = null;
+    const failed = this.retire(m, false);
     m.status = 'crashed';
     const info = { taskId: task.id, workerIndex: m.index, reason, cause };
     this.lastCrash = { ts: Date.now(), error: message, workerIndex: m.index, reason };
-    task.failAll(() => new WorkerCrashedError(message, info));
+    task.runtime.rejectCalls(failed, () => new WorkerCrashedError(message, info));
     if (reason === 'load') {
       this.failure = new WorkerCrashedError(message, info);
-      this.terminate();
+      this.stop();
+      m.status = 'crashed';
+      task.failAll(() => this.failure);
     } else if (this.started) {
       this.spawn(m);
     }

@@ -3,15 +3,20 @@
 // names its type, so the runtime ignores the app's own messages and vice versa.
 //
 //   worker -> page  { __atelier: 'atelier:hello' }                    createTaskWorker() ran
-//   page -> worker  { __atelier: 'atelier:init', module, memory,       attach to the task
-//                     task, index, layout, taskName, poolSize }
+//   page -> worker  { __atelier: 'atelier:init', memory, info,         attach to the task
+//                     seat, index, protocol, layout, taskName, poolSize }
 //   worker -> page  { __atelier: 'atelier:ready' }                    attached; pulling calls
 //   worker -> page  { __atelier: 'atelier:fail', error: {name, message} }  could not attach
+//   worker -> page  { __atelier: 'atelier:fault', error: {name, message} } its run loop failed
+//
+// `protocol` and `layout` are layout.js's PROTOCOL_VERSION and LAYOUT_FINGERPRINT: a worker
+// that loaded another build of the package fails its start naming both.
 
 export const MSG_HELLO = 'atelier:hello';
 export const MSG_INIT = 'atelier:init';
 export const MSG_READY = 'atelier:ready';
 export const MSG_FAIL = 'atelier:fail';
+export const MSG_FAULT = 'atelier:fault';
 
 /** The handshake message type of `data`, or null for any other message. */
 export function protocolType(data) {

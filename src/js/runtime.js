@@ -11,7 +11,7 @@ import { Views } from './views.js';
 import * as L from './layout.js';
 import { Writer, Reader, encodeArgs, decode } from './codec.js';
 import { notIsolatedError, TaskDisposedError } from './errors.js';
-import { WorkerPool } from './pool.js';
+import { WorkerPool, QUARANTINE_MS } from './pool.js';
 
 const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
 const OUT_CALL_ID = 0;
@@ -35,8 +35,24 @@ const PAGE_SPIN_MS = 0.02;
  */
 const SPIN_MAX_OUTSTANDING = 4;
 
-/** How often calls that the work ring refused for now are offered to it again. */
-const HELD_RETRY_MS = 1;
+/**
+ * Calls pending in shared memory (where workers take them without the page), beyond those
+ * running: the contract's default `maxQueueDepth` (twice `maxInFlight` for a pool, 2 for a
+ * singleton). Further calls wait in the page for a slot.
+ */
+function pendingSlots(type, maxInFlight) {
+  return type === 'singleton' ? 2 : 2 * maxInFlight;
+}
+
+/** The largest `maxInFlight`: a task has at most L.MAX_SLOTS slots. */
+const MAX_IN_FLIGHT = Math.floor(L.MAX_SLOTS / 3);
+
+/** The options `createTaskRuntime(config)` knows. */
+const RUNTIME_OPTIONS = ['observability', 'maxSharedMemoryBytes'];
+
+/** The shared-memory ceiling when `maxSharedMemoryBytes` is not given (the memory's own
+ * maximum is 1 GiB). */
+const DEFAULT_MAX_SHARED_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** Watches `i32[word]` for up to `ms`; true when it moved away from `seen`. */
 function spinFor(i32, word, seen, ms) {
@@ -65,18 +81,30 @@ export function createTaskRuntime(config = {}) {
   if (config === null || typeof config !== 'object') {
     throw new TypeError('createTaskRuntime(config): config must be an object or omitted');
   }
-  return new Runtime(config).api;
+  for (const key of Object.keys(config)) {
+    if (!RUNTIME_OPTIONS.includes(key)) {
+      throw new TypeError(`createTaskRuntime: unknown option "${key}"; the options are ${RUNTIME_OPTIONS.join(', ')}`);
+    }
+  }
+  const ceiling = config.maxSharedMemoryBytes ?? DEFAULT_MAX_SHARED_MEMORY_BYTES;
+  if (!(Number.isSafeInteger(ceiling) && ceiling >= 1 << 20)) {
+    throw new RangeError(`createTaskRuntime: maxSharedMemoryBytes must be an integer of at least 1048576 (1 MiB) (got ${String(config.maxSharedMemoryBytes)})`);
+  }
+  return new Runtime(ceiling).api;
 }
 
 class Runtime {
-  constructor(config) {
+  constructor(ceiling) {
     this.id = ++runtimeCount;
     this.core = new bindings.RuntimeCore();
+    this.ceiling = ceiling;
+    this.core.setCeiling(ceiling);
     this.views = new Views(wasmMemory);
     this.calls = new Map(); // call id -> Call
     this.tasks = new Set();
     this.pumping = false;
-    this.held = 0;
+    this.disposed = false;
+    this.coreFreed = false;
     this.outWord = this.core.outAddr() >>> 2;
     this.bellWord = this.core.doneBellAddr() >>> 2;
     this.stagingPtr = 0;
@@ -90,13 +118,39 @@ class Runtime {
         return runtime.defineTask(taskConfig);
       },
       getRuntimeSnapshot() {
-        return { tasks: [...runtime.tasks].map((t) => t.snapshot()) };
+        return { tasks: [...runtime.tasks].map((t) => t.snapshot()), sharedMemory: runtime.sharedMemory() };
+      },
+      /** Disposes every task and releases the runtime's shared memory. */
+      dispose() {
+        runtime.dispose();
       },
     };
-    void config;
+  }
+
+  /** What the runtime holds of the shared memory, from the controller's own accounting. */
+  sharedMemory() {
+    const [bytesInUse, slots, waiting, seats, retired] = this.core.occupancy();
+    return { bytesInUse, ceiling: this.ceiling, slots, waiting, seats, retired, memoryBytes: wasmMemory.buffer.byteLength };
+  }
+
+  dispose() {
+    if (this.disposed) return;
+    for (const task of [...this.tasks]) task.dispose();
+    this.disposed = true;
+    // Free the staging buffer and the core once the tasks' quarantine is over.
+    setTimeout(() => {
+      this.coreFreed = true;
+      this.core.free();
+    }, QUARANTINE_MS * 2);
+  }
+
+  /** Makes sure the pump looks at the completion rings soon (a recovered completion). */
+  wakePump() {
+    if (!this.pumping && this.calls.size > 0) this.pump();
   }
 
   defineTask(config) {
+    if (this.disposed) throw new Error('defineTask: this runtime is disposed; create a new one with createTaskRuntime()');
     const task = new Task(this, validateTaskConfig(config), ++this.taskCount);
     this.tasks.add(task);
     return task.proxy;
@@ -108,7 +162,7 @@ class Runtime {
     if (ptr === 0) {
       this.stagingPtr = 0;
       throw new RangeError(
-        `a call's arguments need ${need} bytes of shared memory and the memory is full (its maximum is fixed when the page loads): pass large data in smaller calls, or free shared buffers`,
+        `a call's arguments need ${need} bytes of shared memory, beyond the runtime's maxSharedMemoryBytes (${this.ceiling} bytes, ${Math.round(this.core.bytesInUse())} in use): raise it in createTaskRuntime({ maxSharedMemoryBytes }) or pass large data in smaller calls`,
       );
     }
     this.stagingPtr = ptr;
@@ -146,7 +200,6 @@ class Runtime {
   /** Settles every finished call; returns how many. */
   drain() {
     let settled = 0;
-    let held = 0;
     const core = this.core;
     for (const task of this.tasks) {
       if (task.outstanding === 0 || task.disposed) continue;
@@ -154,9 +207,7 @@ class Runtime {
         settled++;
         this.settle(task);
       }
-      held += core.flush(task.index);
     }
-    this.held = held;
     return settled;
   }
 
@@ -221,8 +272,7 @@ class Runtime {
             }
             if (spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
           }
-          // Calls the work ring refused for now (see Controller::flush) are retried on a timer.
-          const r = Atomics.waitAsync(i32, seqWord, seen, this.held > 0 ? HELD_RETRY_MS : Infinity);
+          const r = Atomics.waitAsync(i32, seqWord, seen);
           if (r.async) await r.value;
         } finally {
           Atomics.sub(this.views.i32, sleepersWord, 1);
@@ -233,12 +283,27 @@ class Runtime {
     }
   }
 
-  /** Rejects every outstanding call of `task` with `error` (the slots drain on their own). */
+  /**
+   * Rejects every outstanding call of `task` with `makeError(call)`; calls still in the
+   * controller are dropped (pending) or abandoned (running) there, so none runs later.
+   */
   failTask(task, makeError) {
     for (const [id, call] of this.calls) {
       if (call.task !== task) continue;
+      if (!task.disposed) this.core.cancel(task.index, id, L.CANCEL_ABORTED);
       this.calls.delete(id);
       task.outstanding--;
+      call.reject(makeError(call));
+    }
+  }
+
+  /** Rejects the calls with these ids (their slots are already taken back). */
+  rejectCalls(ids, makeError) {
+    for (const id of ids) {
+      const call = this.calls.get(id);
+      if (call === undefined) continue;
+      this.calls.delete(id);
+      call.task.outstanding--;
       call.reject(makeError(call));
     }
   }
@@ -279,8 +344,8 @@ function validateTaskConfig(config) {
     throw new RangeError(`defineTask: poolSize must be an integer >= 1 (got ${String(config.poolSize)})`);
   }
   const maxInFlight = config.maxInFlight ?? (type === 'singleton' ? 1 : poolSize);
-  if (!isPositiveInt(maxInFlight)) {
-    throw new RangeError(`defineTask: maxInFlight must be an integer >= 1 (got ${String(config.maxInFlight)})`);
+  if (!isPositiveInt(maxInFlight) || maxInFlight > MAX_IN_FLIGHT) {
+    throw new RangeError(`defineTask: maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT} (got ${String(config.maxInFlight)})`);
   }
   const startupTimeoutMs = config.startupTimeoutMs ?? 10000;
   if (!(typeof startupTimeoutMs === 'number' && startupTimeoutMs > 0)) {
@@ -304,7 +369,7 @@ class Task {
     this.config = config;
     this.id = config.taskId ?? `task-${runtime.id}-${n}`;
     this.name = config.taskName ?? this.id;
-    this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize);
+    this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize, config.maxInFlight + pendingSlots(config.type, config.maxInFlight));
     this.outstanding = 0;
     this.dispatched = 0;
     this.disposed = false;
@@ -391,11 +456,12 @@ class Task {
       maxInFlight: c.maxInFlight,
       maxQueueDepth: Infinity,
       queuePolicy: 'block',
+      sharedMemoryBytes: this.runtime.core.bytesInUse(),
     };
     if (c.type === 'parallel') {
       state.poolSize = c.poolSize;
-      // A worker runs one call at a time: its heartbeat cell says whether it is busy.
-      state.queueDepthByWorker = this.workerCells().map((w) => (w.phase === 'busy' ? 1 : 0));
+      // Each worker's cell counts the calls it runs.
+      state.queueDepthByWorker = this.workerCells().map((w) => w.running);
     }
     return state;
   }
@@ -404,19 +470,21 @@ class Task {
     return { taskId: this.id, taskName: this.name, init: this.config.init, ...this.state(), workers: this.workerCells() };
   }
 
-  /** What each worker's heartbeat cell in shared memory says. */
+  /** What each worker's cell in shared memory says. */
   workerCells() {
     if (this.disposed) return [];
     const u32 = this.runtime.views.u32;
-    const base = this.runtime.core.cellsAddr(this.index);
+    if (this.cellsAddr === undefined) this.cellsAddr = this.runtime.core.taskInfo(this.index)[2];
     return this.pool.members.map((m, index) => {
-      const w = (base + index * L.CELL_SIZE) >>> 2;
+      if (m.seat < 0) return { index, status: m.status, phase: 'stopped', beats: 0, completed: 0, running: 0 };
+      const w = (this.cellsAddr + m.seat * L.CELL_SIZE) >>> 2;
       return {
         index,
         status: m.status,
-        phase: PHASES[u32[w + (L.CELL_STATE >>> 2)]] ?? 'unknown',
+        phase: PHASES[u32[w + (L.CELL_PHASE >>> 2)]] ?? 'unknown',
         beats: u32[w + (L.CELL_BEAT >>> 2)],
         completed: u32[w + (L.CELL_COMPLETED >>> 2)],
+        running: u32[w + (L.CELL_RUNNING >>> 2)],
       };
     });
   }
@@ -431,8 +499,14 @@ class Task {
     this.disposed = true;
     this.pool.terminate();
     this.failAll((call) => new TaskDisposedError(`task ${this.name} was disposed while ${call.method}() was waiting or running`));
-    this.runtime.tasks.delete(this);
-    this.runtime.core.removeTask(this.index);
+    const runtime = this.runtime;
+    runtime.tasks.delete(this);
+    runtime.core.removeTask(this.index);
+    // The terminated workers may still finish their last instructions on the task's
+    // memory: it is freed after the quarantine.
+    setTimeout(() => {
+      if (!runtime.coreFreed) runtime.core.releaseTask(this.index);
+    }, QUARANTINE_MS);
   }
 }
 

@@ -2,7 +2,7 @@
 //! thread only (it never blocks, so it never traps there).
 
 use super::addr;
-use crate::core::{Controller, Invalid, Outcome, Poll, SubmitError, TaskShape};
+use crate::core::{AttachError, Cancelled, Controller, Outcome, Poll, SubmitError, TaskShape};
 use wasm_bindgen::prelude::*;
 
 /// `RuntimeCore::poll`'s out-record, read by the JS glue at `out_addr()`.
@@ -11,13 +11,27 @@ const OUT_OUTCOME: usize = 1;
 const OUT_PTR: usize = 2;
 const OUT_LEN: usize = 3;
 const OUT_WORKER: usize = 4;
+/// `reserve`'s capacity.
+const OUT_CAP: usize = 5;
 
 /// The runtime's controller, as the JS glue sees it.
 #[wasm_bindgen]
 pub struct RuntimeCore {
     ctl: Controller,
     out: Box<[u32; 8]>,
-    invalid: Option<Invalid>,
+    invalid: String,
+}
+
+fn submit_error(e: SubmitError) -> JsError {
+    match e {
+        SubmitError::NoSuchTask(t) => JsError::new(&format!("task {t} is disposed")),
+        SubmitError::TooLong(n) => JsError::new(&format!(
+            "internal: {n} bytes submitted beyond the staging buffer"
+        )),
+        SubmitError::QueueCorrupt => JsError::new(
+            "the task's work queue in shared memory is corrupt (code in a worker wrote over it)",
+        ),
+    }
 }
 
 #[wasm_bindgen]
@@ -28,43 +42,116 @@ impl RuntimeCore {
         RuntimeCore {
             ctl: Controller::new(),
             out: Box::new([0; 8]),
-            invalid: None,
+            invalid: String::new(),
         }
     }
 
-    /// Creates a task with `max_in_flight` slots and `workers` heartbeat cells.
+    /// Sets the shared-memory ceiling (`maxSharedMemoryBytes`).
+    #[wasm_bindgen(js_name = setCeiling)]
+    pub fn set_ceiling(&self, bytes: f64) {
+        self.ctl.meter().set_ceiling(bytes as u64);
+    }
+
+    /// Bytes of shared memory the runtime holds now.
+    #[wasm_bindgen(js_name = bytesInUse)]
+    pub fn bytes_in_use(&self) -> f64 {
+        self.ctl.meter().used() as f64
+    }
+
+    /// `[bytes, slots, waiting, seats, retired]`, from the controller's own accounting.
+    pub fn occupancy(&self) -> Vec<f64> {
+        let o = self.ctl.occupancy();
+        vec![
+            o.bytes as f64,
+            f64::from(o.slots),
+            f64::from(o.waiting),
+            f64::from(o.seats),
+            f64::from(o.retired),
+        ]
+    }
+
+    /// Creates a task with `slots` call slots (at least `max_in_flight`) for `workers` workers.
     #[wasm_bindgen(js_name = defineTask)]
-    pub fn define_task(&mut self, max_in_flight: u32, workers: u32) -> Result<u32, JsError> {
+    pub fn define_task(
+        &mut self,
+        max_in_flight: u32,
+        workers: u32,
+        slots: u32,
+    ) -> Result<u32, JsError> {
         self.ctl
             .define_task(TaskShape {
                 max_in_flight,
                 workers,
+                slots,
             })
             .map_err(|e| JsError::new(&format!("maxInFlight: {e}")))
     }
 
-    /// Forgets a task (after its workers were terminated).
+    /// Forgets a task (after its workers were terminated); returns the ids of its calls.
     #[wasm_bindgen(js_name = removeTask)]
-    pub fn remove_task(&mut self, task: u32) {
-        let _ = self.ctl.remove_task(task);
+    pub fn remove_task(&mut self, task: u32) -> Vec<u32> {
+        self.ctl.remove_task(task).unwrap_or_default()
     }
 
-    /// The address of the task's shared block, for its workers' handshake.
-    #[wasm_bindgen(js_name = taskAddr)]
-    pub fn task_addr(&self, task: u32) -> u32 {
-        self.ctl.block(task).map_or(0, |b| addr(&**b))
+    /// Frees a removed task's shared memory (after the quarantine).
+    #[wasm_bindgen(js_name = releaseTask)]
+    pub fn release_task(&mut self, task: u32) {
+        self.ctl.release_task(task);
     }
 
-    /// The address of the task's first call slot.
-    #[wasm_bindgen(js_name = slotsAddr)]
-    pub fn slots_addr(&self, task: u32) -> u32 {
-        self.ctl.block(task).map_or(0, |b| addr(b.slots.as_ptr()))
+    /// The addresses a worker of the task needs: `[slots, slotCount, cells, queueHead,
+    /// queueTail, queueEntries, queueCap, workBell, doneBell, rings, ringCap]`.
+    #[wasm_bindgen(js_name = taskInfo)]
+    pub fn task_info(&self, task: u32) -> Vec<u32> {
+        let Ok(b) = self.ctl.block(task) else {
+            return Vec::new();
+        };
+        vec![
+            addr(b.slots.as_ptr()),
+            b.slots.len() as u32,
+            addr(b.cells.as_ptr()),
+            addr(b.queue.head_word()),
+            addr(b.queue.tail_word()),
+            addr(b.queue.entries().as_ptr()),
+            b.queue.capacity(),
+            addr(&b.work_bell),
+            addr(&*b.done_bell),
+            addr(b.rings.as_ptr()),
+            b.ring_cap,
+        ]
     }
 
-    /// The address of the task's first heartbeat cell.
-    #[wasm_bindgen(js_name = cellsAddr)]
-    pub fn cells_addr(&self, task: u32) -> u32 {
-        self.ctl.block(task).map_or(0, |b| addr(b.cells.as_ptr()))
+    /// Gives worker `index` of the task a seat; returns it, or -1 while both of the index's
+    /// seats are quarantined, -2 beyond the shared-memory ceiling, -3 for no such worker.
+    pub fn attach(&mut self, task: u32, index: u32) -> i32 {
+        match self.ctl.attach(task, index) {
+            Ok(g) => g.seat as i32,
+            Err(AttachError::Busy) => -1,
+            Err(AttachError::Memory) => -2,
+            Err(AttachError::NoSuchWorker(_)) => -3,
+        }
+    }
+
+    /// Declares the worker on `seat` dead; returns the ids of the calls that fail with it
+    /// (none when `requeue`).
+    pub fn reclaim(&mut self, task: u32, seat: u32, requeue: bool) -> Result<Vec<u32>, JsError> {
+        self.ctl.reclaim(task, seat, requeue).map_err(submit_error)
+    }
+
+    /// Ends a seat's quarantine; false while completions recovered from it wait to be polled.
+    #[wasm_bindgen(js_name = releaseSeat)]
+    pub fn release_seat(&mut self, task: u32, seat: u32) -> bool {
+        self.ctl.release_seat(task, seat).unwrap_or(true)
+    }
+
+    /// Cancels a call: 1 dropped (it never runs), 2 running (flagged; its result will be
+    /// discarded), 0 unknown.
+    pub fn cancel(&mut self, task: u32, call_id: u32, code: u32) -> u32 {
+        match self.ctl.cancel(task, call_id, code) {
+            Ok(Cancelled::Dropped) => 1,
+            Ok(Cancelled::Running) => 2,
+            Ok(Cancelled::Unknown) | Err(_) => 0,
+        }
     }
 
     /// The address of the completion doorbell the page's thread waits on.
@@ -80,11 +167,11 @@ impl RuntimeCore {
     }
 
     /// Makes the staging buffer hold `need` bytes (keeping the first `keep`); returns its
-    /// address, or 0 when shared memory is out.
+    /// address, or 0 beyond the shared-memory ceiling.
     pub fn reserve(&mut self, need: u32, keep: u32) -> u32 {
         match self.ctl.reserve(need, keep) {
             Some((ptr, cap)) => {
-                self.out[OUT_LEN] = cap;
+                self.out[OUT_CAP] = cap;
                 addr(ptr)
             }
             None => 0,
@@ -94,25 +181,12 @@ impl RuntimeCore {
     /// The staging buffer's capacity after the last `reserve`.
     #[wasm_bindgen(js_name = stagingCap)]
     pub fn staging_cap(&self) -> u32 {
-        self.out[OUT_LEN]
+        self.out[OUT_CAP]
     }
 
     /// Submits a call whose arguments are the first `len` staging bytes; returns its id.
     pub fn submit(&mut self, task: u32, len: u32) -> Result<u32, JsError> {
-        self.ctl.submit(task, len).map_err(|e| match e {
-            SubmitError::NoSuchTask(t) => JsError::new(&format!("task {t} is disposed")),
-            SubmitError::TooLong(n) => JsError::new(&format!(
-                "internal: {n} bytes submitted beyond the staging buffer"
-            )),
-            SubmitError::RingCorrupt => JsError::new(
-                "the task's work ring in shared memory is corrupt (a worker wrote over it)",
-            ),
-        })
-    }
-
-    /// Retries publishing calls the work ring refused for now; returns how many still wait.
-    pub fn flush(&mut self, task: u32) -> u32 {
-        self.ctl.flush(task).unwrap_or(0)
+        self.ctl.submit(task, len).map_err(submit_error)
     }
 
     /// Takes the next finished call of `task` into the out-record; false when there is none.
@@ -124,7 +198,7 @@ impl RuntimeCore {
                     Outcome::Returned => 0,
                     Outcome::Threw => 1,
                     Outcome::Invalid(why) => {
-                        self.invalid = Some(why);
+                        self.invalid = why.to_string();
                         2
                     }
                 };
@@ -140,18 +214,30 @@ impl RuntimeCore {
     /// Why the last polled completion was invalid.
     #[wasm_bindgen(js_name = invalidReason)]
     pub fn invalid_reason(&self) -> String {
-        self.invalid.map(|i| i.to_string()).unwrap_or_default()
+        self.invalid.clone()
     }
 
-    /// Calls of the task on workers.
+    /// Calls of the task running on workers.
     #[wasm_bindgen(js_name = inFlight)]
     pub fn in_flight(&self, task: u32) -> u32 {
-        self.ctl.depths(task).map_or(0, |d| d.0)
+        self.ctl.running(task).unwrap_or(0)
     }
 
-    /// Calls of the task accepted but not started.
+    /// Calls of the task accepted but not started: pending in shared memory or waiting in
+    /// the page for a slot.
     pub fn pending(&self, task: u32) -> u32 {
-        self.ctl.depths(task).map_or(0, |d| d.1)
+        let running = self.ctl.running(task).unwrap_or(0);
+        self.ctl.depths(task).map_or(0, |(slots, waiting)| {
+            slots.saturating_sub(running) + waiting
+        })
+    }
+
+    /// Completions ignored as stale or forged, and discarded because their call was already
+    /// settled.
+    pub fn ignored(&self, task: u32) -> Vec<f64> {
+        self.ctl
+            .ignored(task)
+            .map_or_else(|_| vec![0.0, 0.0], |(i, d)| vec![i as f64, d as f64])
     }
 }
 

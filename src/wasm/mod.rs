@@ -1,8 +1,9 @@
-//! The wasm-bindgen layer the JS glue calls: [`main`] on the page's thread, [`worker`] in
-//! each worker. Both instantiate the same module on the same shared memory.
+//! The wasm-bindgen layer the page's JS glue calls ([`main`]). Workers do not instantiate
+//! the module: they run the worker side of the protocol in JS over the shared memory
+//! (`workers/js/worker.js`), so no worker ever takes the allocator's lock or owns a thread
+//! stack in this memory.
 
 mod main;
-mod worker;
 
 use wasm_bindgen::prelude::*;
 

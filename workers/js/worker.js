@@ -6,18 +6,23 @@
 //   });
 //
 // and nothing else: no message handling. After the one-time start-up handshake
-// (protocol.js) the worker pulls calls from its task's ring in shared memory, runs the
-// handler, writes the result back and publishes it; idle, it spins briefly and then sleeps
-// on the task's doorbell with Atomics.waitAsync, so its event loop stays free for handlers
-// that await.
-import init, { WorkerCore } from './atelier_wasm.js';
+// (protocol.js) the worker takes calls from its task's work queue in shared memory, runs
+// the handler, writes the result into its own arena and publishes it on its completion
+// ring, then takes the next pending call itself, without the page. Idle, it spins briefly
+// and then sleeps on the task's doorbell with Atomics.waitAsync, so its event loop stays
+// free for handlers that await.
+//
+// The worker does not instantiate the wasm module: everything here is plain JS over the
+// shared memory (port.js), so it owns no thread stack and takes no lock in that memory, and
+// it can be terminated at any instruction without leaving anything held.
 import * as L from './layout.js';
 import { Writer, Reader, encode, decodeArgs } from './codec.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, protocolType } from './protocol.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, protocolType } from './protocol.js';
 import { Views } from './views.js';
+import { Port, INFO } from './port.js';
 
 /**
- * How long an idle worker spins on the ring before it sleeps: long enough to catch the
+ * How long an idle worker spins on the queue before it sleeps: long enough to catch the
  * next call of a caller that awaits each one. Only when the machine has a core to spare
  * beyond the pool; otherwise spinning workers take the page's core, and they barely spin.
  */
@@ -25,13 +30,15 @@ const SPIN_MS = 0.1;
 const SPIN_MS_NO_SPARE_CORE = 0.01;
 /** How long a sleeping worker waits before it beats its heartbeat and sleeps again. */
 const PARK_MS = 500;
+/** A worker running call after call yields to its event loop this often (timers, awaits). */
+const YIELD_MS = 4;
 
 let started = false;
 
 /**
  * Runs this worker as one of a task's workers, with `handlers` as its methods. Each handler
- * gets the call's arguments and then a TaskContext `{ signal, key, callId, throwIfAborted }`.
- * May be called late (after top-level awaits), but once.
+ * gets the call's arguments and then a TaskContext `{ signal, key, callId, attempt,
+ * throwIfAborted }`. May be called late (after top-level awaits), but once.
  */
 export function createTaskWorker(handlers) {
   if (handlers === null || typeof handlers !== 'object') {
@@ -42,25 +49,39 @@ export function createTaskWorker(handlers) {
   const onMessage = (event) => {
     if (protocolType(event.data) !== MSG_INIT) return;
     self.removeEventListener('message', onMessage);
-    attach(event.data, handlers).catch((error) => {
+    let loop;
+    try {
+      loop = attach(event.data, handlers);
+    } catch (error) {
       self.postMessage({ __atelier: MSG_FAIL, error: { name: error && error.name, message: String(error && error.message) } });
+      return;
+    }
+    self.postMessage({ __atelier: MSG_READY });
+    loop.run().catch((error) => {
+      // The run loop itself failed (a corrupt queue or ring): that is this worker's crash,
+      // reported to the page, never a silent stall.
+      self.postMessage({ __atelier: MSG_FAULT, error: { name: error && error.name, message: String(error && error.message) } });
     });
   };
   self.addEventListener('message', onMessage);
   self.postMessage({ __atelier: MSG_HELLO });
 }
 
-async function attach(msg, handlers) {
-  await init({ module_or_path: msg.module, memory: msg.memory });
-  if (msg.layout !== L.LAYOUT_FINGERPRINT) {
-    throw new Error('the page and the worker load different builds of Atelier: import the worker entry from the same package as the page');
+function attach(msg, handlers) {
+  if (msg.protocol !== L.PROTOCOL_VERSION || msg.layout !== L.LAYOUT_FINGERPRINT) {
+    throw new Error(
+      `the page runs Atelier protocol ${msg.protocol} (layout ${msg.layout}) and this worker protocol ${L.PROTOCOL_VERSION} (layout ${L.LAYOUT_FINGERPRINT}): the worker script imports a different (perhaps cached) build of the package; import the worker entry from the same package as the page and reload`,
+    );
   }
-  const core = new WorkerCore(msg.task, msg.index);
+  const views = new Views(msg.memory);
+  const info = {};
+  INFO.forEach((name, i) => {
+    info[name] = msg.info[i];
+  });
+  const port = new Port(views, info, msg.seat);
   const cores = (self.navigator && navigator.hardwareConcurrency) || 1;
   const spinMs = cores > (msg.poolSize || 1) ? SPIN_MS : SPIN_MS_NO_SPARE_CORE;
-  const loop = new PullLoop(core, msg.memory, handlers, msg.index, spinMs);
-  self.postMessage({ __atelier: MSG_READY });
-  loop.run();
+  return new PullLoop(port, views, handlers, info.workBell, msg.index, spinMs);
 }
 
 /** Aborted calls throw this, as fetch and AbortSignal do. */
@@ -69,93 +90,112 @@ function abortError(code) {
   return new DOMException(why, 'AbortError');
 }
 
+/** Yields to the event loop (a macrotask, so timers and messages run). */
+function macrotask() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 class PullLoop {
-  constructor(core, memory, handlers, index, spinMs) {
-    this.core = core;
-    this.views = new Views(memory);
+  constructor(port, views, handlers, workBell, index, spinMs) {
+    this.port = port;
+    this.views = views;
     this.handlers = handlers;
     this.index = index;
     this.spinMs = spinMs;
-    this.slots = core.slotsAddr();
-    this.bellWord = core.workBellAddr() >>> 2;
-    this.stagingPtr = 0;
-    this.stagingCap = 0;
+    this.seqWord = (workBell + L.BELL_SEQ) >>> 2;
+    this.sleepersWord = (workBell + L.BELL_SLEEPERS) >>> 2;
     this.writer = new Writer((need) => this.grow(need));
     this.reader = new Reader();
-  }
-
-  grow(need) {
-    const ptr = this.core.reserve(need, this.writer.length);
-    if (ptr === 0) {
-      this.stagingPtr = 0;
-      throw new RangeError(`a result needs ${need} bytes of shared memory and the memory is full: return large data in smaller pieces`);
-    }
-    this.stagingPtr = ptr;
-    this.stagingCap = this.core.stagingCap();
-    return { u8: this.views.cover(ptr + this.stagingCap).u8, start: ptr, cap: this.stagingCap };
+    // Where the result being encoded goes: an arena position, or a private buffer when it
+    // outgrew the arena (it is then copied into a buffer the page grants).
+    this.start = 0;
+    this.private = null;
+    this.wake = null;
+    this.lastYield = performance.now();
   }
 
   async run() {
-    const core = this.core;
+    const port = this.port;
     for (;;) {
-      let slot = core.take();
-      if (slot < 0) slot = this.spin();
-      if (slot < 0) slot = await this.park();
-      if (slot === -2) throw new Error(`the work ring of this task is corrupt in shared memory; worker ${this.index} stops`);
+      let slot = port.take();
+      if (slot === -1) slot = this.spin();
+      if (slot === -1) slot = await this.park();
+      if (slot === -2) throw new Error(`the work queue of this task is corrupt in shared memory; worker ${this.index} stops`);
       if (slot >= 0) {
         const pending = this.runCall(slot);
-        if (pending !== undefined) await pending;
+        if (pending !== undefined) {
+          // An async handler: take more calls (up to the quota) while it awaits.
+          pending.then(() => this.kick());
+        }
+        if (performance.now() - this.lastYield > YIELD_MS) {
+          await macrotask();
+          this.lastYield = performance.now();
+        }
       }
     }
   }
 
-  /** Spins on the ring for a moment; returns a slot or -1. */
+  kick() {
+    if (this.wake !== null) {
+      const wake = this.wake;
+      this.wake = null;
+      wake();
+    }
+  }
+
+  /** Spins on the queue for a moment; returns a slot or -1. */
   spin() {
-    const core = this.core;
+    const port = this.port;
     const until = performance.now() + this.spinMs;
     do {
-      const slot = core.take();
+      const slot = port.take();
       if (slot !== -1) return slot;
     } while (performance.now() < until);
     return -1;
   }
 
-  /** Sleeps on the task's doorbell until work is published; returns a slot, -1 or -2. */
+  /** Sleeps on the task's doorbell until work is published or a handler finished. */
   async park() {
-    const core = this.core;
-    const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
-    const sleepersWord = this.bellWord + (L.BELL_SLEEPERS >>> 2);
-    // The cell says PARKED until `take` finds a call and marks the worker busy.
-    core.setParked(true);
+    const port = this.port;
+    port.setPhase(port.running > 0 ? L.WORKER_BUSY : L.WORKER_PARKED);
     const i32 = this.views.i32;
     for (;;) {
       // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
       // once more, then wait only while seq is unchanged.
-      const seen = Atomics.load(i32, seqWord);
-      Atomics.add(i32, sleepersWord, 1);
+      const seen = Atomics.load(i32, this.seqWord);
+      Atomics.add(i32, this.sleepersWord, 1);
       let slot;
       try {
-        slot = core.take();
+        slot = port.take();
         if (slot !== -1) return slot;
-        const r = Atomics.waitAsync(i32, seqWord, seen, PARK_MS);
-        if (r.async) await r.value;
+        const r = Atomics.waitAsync(i32, this.seqWord, seen, PARK_MS);
+        if (r.async) {
+          const woken = new Promise((resolve) => {
+            this.wake = resolve;
+          });
+          await Promise.race([r.value, woken]);
+          this.wake = null;
+        }
       } finally {
-        Atomics.sub(i32, sleepersWord, 1);
+        Atomics.sub(i32, this.sleepersWord, 1);
       }
-      core.beat();
-      slot = core.take();
+      port.beat();
+      slot = port.take();
       if (slot !== -1) return slot;
     }
   }
 
   /** Runs the call in `slot`; returns a promise when the handler is async. */
   runCall(slot) {
-    const base = this.slots + slot * L.SLOT_SIZE;
+    const port = this.port;
+    const base = port.slots + slot * L.SLOT_SIZE;
     const u32 = this.views.u32;
     const w = base >>> 2;
     const callId = u32[w + (L.SLOT_CALL_ID >>> 2)];
+    const attempt = u32[w + (L.SLOT_ATTEMPT >>> 2)];
     const argPtr = u32[w + (L.SLOT_ARG_PTR >>> 2)];
     const argLen = u32[w + (L.SLOT_ARG_LEN >>> 2)];
+    const gen = port.gens[slot];
     let method;
     let result;
     try {
@@ -169,7 +209,7 @@ class PullLoop {
         throw new TypeError(`unknown method "${method}": this worker's handlers are ${known.map((k) => `"${k}"`).join(', ') || '(none)'}`);
       }
       const args = call.args;
-      args.push(new TaskContext(this, base, callId));
+      args.push(new TaskContext(this, slot, gen, callId, attempt));
       result = handler.apply(this.handlers, args);
     } catch (error) {
       this.finish(slot, L.STATUS_THREW, error, method);
@@ -187,7 +227,6 @@ class PullLoop {
 
   /** Encodes `value` as the call's result and publishes it. */
   finish(slot, status, value, method) {
-    const writer = this.writer;
     try {
       this.encodeResult(value);
     } catch (error) {
@@ -199,24 +238,74 @@ class PullLoop {
         : error;
       this.encodeResult(e);
     }
-    if (this.core.complete(slot, status, writer.length)) this.stagingPtr = 0;
+    const port = this.port;
+    const len = this.writer.length;
+    if (this.private === null) {
+      port.complete(slot, status, port.arenaAddr(this.start), len, ((this.start + len + 7) & ~7) >>> 0);
+      return;
+    }
+    // The result outgrew the arena: copy it into a buffer the page grants for it.
+    const bytes = this.private;
+    this.private = null;
+    let ptr = port.grant(Math.max(len, 8));
+    if (ptr === 0) {
+      const refusal = new RangeError(
+        `the ${method}() result needs ${len} bytes of shared memory, beyond the runtime's maxSharedMemoryBytes: raise it in createTaskRuntime({ maxSharedMemoryBytes }) or return smaller results`,
+      );
+      this.encodeResult(refusal);
+      port.complete(slot, L.STATUS_THREW, port.arenaAddr(this.start), this.writer.length, ((this.start + this.writer.length + 7) & ~7) >>> 0);
+      return;
+    }
+    this.views.cover(ptr + len).u8.set(bytes.subarray(0, len), ptr);
+    port.complete(slot, status, ptr, len, -1);
   }
 
+  /** Starts encoding a result at the arena's write position. */
   encodeResult(value) {
-    if (this.stagingPtr === 0) this.grow(256);
-    this.writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
+    const port = this.port;
+    this.private = null;
+    this.start = port.waitForArena(Math.min(256, port.arenaCap));
+    const room = port.room(this.start);
+    this.writer.reset(this.views.cover(port.arenaBase + port.arenaCap).u8, port.arenaAddr(this.start), room);
     encode(value, this.writer);
+  }
+
+  /** The codec needs `need` bytes for the result being encoded (keeping what it wrote). */
+  grow(need) {
+    const port = this.port;
+    const keep = this.writer.length;
+    const u8 = this.views.u8;
+    if (this.private === null) {
+      if (need <= port.arenaCap) {
+        // Wait for the page to read earlier results if the arena is busy, then continue
+        // at the write position or at the start of the next lap.
+        const start = port.waitForArena(need);
+        if (start !== this.start) u8.copyWithin(port.arenaAddr(start), port.arenaAddr(this.start), port.arenaAddr(this.start) + keep);
+        this.start = start;
+        return { u8, start: port.arenaAddr(start), cap: port.room(start) };
+      }
+      const bytes = new Uint8Array(Math.max(need * 2, 1 << 17));
+      bytes.set(u8.subarray(port.arenaAddr(this.start), port.arenaAddr(this.start) + keep));
+      this.private = bytes;
+      return { u8: bytes, start: 0, cap: bytes.length };
+    }
+    const bytes = new Uint8Array(Math.max(need * 2, this.private.length * 2));
+    bytes.set(this.private.subarray(0, keep));
+    this.private = bytes;
+    return { u8: bytes, start: 0, cap: bytes.length };
   }
 }
 
 /** The last argument of every handler. */
 class TaskContext {
-  constructor(loop, base, callId) {
-    this._loop = loop;
-    this._cancelWord = (base + L.SLOT_CANCEL) >>> 2;
+  constructor(loop, slot, gen, callId, attempt) {
+    this._port = loop.port;
+    this._slot = slot;
+    this._gen = gen;
     this._controller = null;
     this.callId = String(callId);
     this.key = undefined;
+    this.attempt = attempt;
   }
 
   /** Aborts when the call is cancelled or times out; reads the flag in shared memory. */
@@ -237,12 +326,12 @@ class TaskContext {
   }
 
   _code() {
-    return Atomics.load(this._loop.views.i32, this._cancelWord);
+    return this._port.cancelCode(this._slot, this._gen);
   }
 
   /** Beats the heartbeat and throws an AbortError when the call was cancelled. */
   throwIfAborted() {
-    this._loop.core.beat();
+    this._port.beat();
     const code = this._code();
     if (code !== L.CANCEL_NONE) throw abortError(code);
   }

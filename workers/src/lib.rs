@@ -1,39 +1,60 @@
-//! The worker side of the dispatch path, as plain Rust over a [`TaskBlock`]: take a call
-//! off the task's work ring ([`WorkerPort::take`]), let the JS harness decode and run it,
-//! publish its result ([`WorkerPort::complete`]), and beat the heartbeat.
+//! The worker side of the dispatch path, as plain Rust over a [`TaskBlock`]: claim a call
+//! from the task's work queue ([`WorkerPort::take`]), run it, write its result into the
+//! worker's arena and publish it on the worker's completion ring
+//! ([`WorkerPort::complete`]), and beat the heartbeat.
 //!
-//! The JS harness that drives this (`createTaskWorker`, the start-up handshake and the
-//! pull loop) is `workers/js/worker.js`; the wasm binding is in the runtime crate.
+//! The browser's workers run the same protocol in JS (`workers/js/worker.js`): they never
+//! instantiate the wasm module, so they take no lock and own no allocation in the shared
+//! memory (see `docs/design/dispatch-path.md`). This crate is the reference that the native
+//! tests drive the controller with, and the port a Rust-handler worker will use.
 #![warn(missing_docs)]
 
-use atelier_ring::layout::{state, status, worker_state, INLINE_BYTES, INLINE_PTR};
-use atelier_ring::{doorbell, HeapBuf, PopError, PushError, TaskBlock, WorkerCell, TASK_MAGIC};
+use atelier_ring::layout::{
+    self, entry, entry_slot, pack, state, status, worker_state, GRANT_REFUSED,
+};
+use atelier_ring::{addr, arena, doorbell, Producer, SpscPushError, TakeError, TaskBlock};
+use atelier_ring::{WorkerCell, TASK_MAGIC};
 use std::sync::atomic::Ordering;
+
+/// A call this worker claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The slot index.
+    pub slot: u32,
+    /// The slot's generation when it was claimed.
+    pub gen: u32,
+}
 
 /// What [`WorkerPort::take`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
-    /// A call to run: the slot index.
-    Call(u32),
-    /// Nothing published.
+    /// A call to run.
+    Call(Claim),
+    /// Nothing pending, or the worker already runs as many calls as its quota allows.
     Empty,
-    /// The work ring's words are corrupt.
+    /// The work queue's words are corrupt.
     Corrupt,
 }
 
-/// How often [`WorkerPort::complete`] retries a completion ring that is momentarily full
-/// (a few hundred milliseconds of spinning) before it calls the ring corrupt.
-const FULL_RETRIES: u32 = 1 << 26;
+/// How [`WorkerPort::complete`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// The result is published.
+    Published,
+    /// The page took the call back (requeued it or reclaimed this worker) before the result
+    /// was published; the result is dropped.
+    Discarded,
+}
 
 /// Why [`WorkerPort::complete`] refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompleteError {
-    /// The slot is not the call this worker is running.
+    /// The claim is not a call this worker runs.
     NotRunning(u32),
-    /// `len` is more than the staging buffer holds.
-    TooLong(u32),
     /// The status is not one of `layout::status`.
     BadStatus(u32),
+    /// The result is larger than the page would grant.
+    Refused(u32),
     /// The completion ring is full or corrupt.
     RingCorrupt,
 }
@@ -41,9 +62,14 @@ pub enum CompleteError {
 impl core::fmt::Display for CompleteError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            CompleteError::NotRunning(s) => write!(f, "slot {s} is not the call this worker runs"),
-            CompleteError::TooLong(n) => write!(f, "result length {n} exceeds the staging buffer"),
+            CompleteError::NotRunning(s) => write!(f, "slot {s} is not a call this worker runs"),
             CompleteError::BadStatus(s) => write!(f, "unknown result status {s}"),
+            CompleteError::Refused(n) => {
+                write!(
+                    f,
+                    "the page refused {n} bytes of shared memory for a result"
+                )
+            }
             CompleteError::RingCorrupt => f.write_str("the completion ring is corrupt"),
         }
     }
@@ -54,44 +80,58 @@ impl core::fmt::Display for CompleteError {
 pub enum AttachError {
     /// The block does not start with [`TASK_MAGIC`].
     NotATask,
-    /// The worker index has no heartbeat cell.
-    NoSuchWorker(u32),
+    /// The seat has no cell, or the page gave it no owner id or arena.
+    NoSuchSeat(u32),
 }
 
 /// One worker's handle on its task's shared state.
 pub struct WorkerPort<'a> {
     block: &'a TaskBlock,
-    index: u32,
-    staging: Option<HeapBuf>,
-    running: Option<u32>,
+    seat: u32,
+    owner: u32,
+    ring: Producer<'a>,
+    arena_base: u32,
+    arena_cap: u32,
+    write: u32,
+    running: Vec<Claim>,
 }
 
 impl<'a> WorkerPort<'a> {
-    /// Attaches worker `index` to `block`.
-    pub fn new(block: &'a TaskBlock, index: u32) -> Result<Self, AttachError> {
+    /// Attaches to `seat` of `block`, which the page prepared for this worker.
+    pub fn new(block: &'a TaskBlock, seat: u32) -> Result<Self, AttachError> {
         if block.magic != TASK_MAGIC {
             return Err(AttachError::NotATask);
         }
-        if index as usize >= block.cells.len() {
-            return Err(AttachError::NoSuchWorker(index));
+        let (Some(cell), Some(words)) = (block.cells.get(seat as usize), block.ring(seat)) else {
+            return Err(AttachError::NoSuchSeat(seat));
+        };
+        let owner = cell.owner.load(Ordering::Acquire);
+        let arena_base = cell.arena_base.load(Ordering::Relaxed);
+        let arena_cap = cell.arena_cap.load(Ordering::Relaxed);
+        if owner == 0 || !arena_cap.is_power_of_two() || !addr::holds(arena_base, arena_cap) {
+            return Err(AttachError::NoSuchSeat(seat));
         }
         let port = WorkerPort {
             block,
-            index,
-            staging: None,
-            running: None,
+            seat,
+            owner,
+            ring: Producer::new(words, cell.ring_tail.load(Ordering::Relaxed)),
+            arena_base,
+            arena_cap,
+            write: cell.arena_read.load(Ordering::Acquire),
+            running: Vec::new(),
         };
-        port.set_state(worker_state::IDLE);
+        port.set_phase(worker_state::IDLE);
         Ok(port)
     }
 
-    fn cell(&self) -> &WorkerCell {
-        &self.block.cells[self.index as usize]
+    fn cell(&self) -> &'a WorkerCell {
+        &self.block.cells[self.seat as usize]
     }
 
-    fn set_state(&self, s: u32) {
-        // Relaxed: the cell is advisory (snapshots, the watchdog); nothing is published by it.
-        self.cell().state.store(s, Ordering::Relaxed);
+    fn set_phase(&self, s: u32) {
+        // Relaxed: the phase is advisory (snapshots, the watchdog); nothing is published by it.
+        self.cell().phase.store(s, Ordering::Relaxed);
     }
 
     /// Bumps the heartbeat.
@@ -102,126 +142,197 @@ impl<'a> WorkerPort<'a> {
 
     /// Records that the worker is about to sleep on the task's doorbell (or woke up).
     pub fn set_parked(&self, parked: bool) {
-        self.set_state(if parked {
+        self.set_phase(if parked {
             worker_state::PARKED
         } else {
             worker_state::IDLE
         });
     }
 
-    /// Takes the next call off the work ring and marks it running on this worker.
+    /// Calls this worker runs now.
+    pub fn running(&self) -> &[Claim] {
+        &self.running
+    }
+
+    /// Claims the oldest pending call, if the worker's quota leaves room for one.
     pub fn take(&mut self) -> Take {
-        if let Some(slot) = self.running {
-            return Take::Call(slot);
+        // Relaxed: the quota is a limit the page may change at any time; a stale value only
+        // delays the change by one call.
+        let quota = self.cell().quota.load(Ordering::Relaxed);
+        if self.running.len() as u32 >= quota {
+            return Take::Empty;
         }
-        // Bounded: every entry is either taken or skipped, and the ring holds at most
-        // `capacity` of them.
-        for _ in 0..=self.block.work.capacity() {
-            let index = match self.block.work.pop() {
-                Ok(index) => index,
-                Err(PopError::Empty) => return Take::Empty,
-                Err(PopError::Corrupt) => return Take::Corrupt,
+        let slots = &self.block.slots;
+        let owner = self.owner;
+        let mut claimed = None;
+        let got = self.block.queue.take(|e| {
+            let (index, gen) = (entry_slot(e), layout::gen(e));
+            let Some(slot) = slots.get(index as usize) else {
+                return false; // an index out of range cannot be a call: skip it
             };
-            let Some(slot) = self.block.slot(index) else {
-                continue; // an index out of range cannot be a call: skip it
-            };
-            // Acquire: the controller's Release store of QUEUED (and the ring's Release
-            // publish) make the envelope visible. Only a QUEUED slot is a call to run; a
-            // slot the controller took back (a cancel, a requeue) is skipped.
-            if slot
+            // Acquire: pairs with the page's Release store of PENDING, so the envelope is
+            // visible. Only this exact publication is claimable: a slot the page dropped,
+            // requeued (a later generation) or that another worker claimed is skipped.
+            let ok = slot
                 .state
                 .compare_exchange(
-                    state::QUEUED,
-                    state::RUNNING,
+                    pack(state::PENDING, 0, gen),
+                    pack(state::RUNNING, owner, gen),
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 )
-                .is_ok()
-            {
-                slot.worker.store(self.index, Ordering::Relaxed);
-                self.cell().slot.store(index, Ordering::Relaxed);
-                self.set_state(worker_state::BUSY);
-                self.beat();
-                self.running = Some(index);
-                return Take::Call(index);
+                .is_ok();
+            if ok {
+                claimed = Some(Claim { slot: index, gen });
             }
+            ok
+        });
+        match (got, claimed) {
+            (Ok(_), Some(c)) => {
+                self.running.push(c);
+                self.publish_running();
+                self.set_phase(worker_state::BUSY);
+                self.beat();
+                Take::Call(c)
+            }
+            (Err(TakeError::Corrupt), _) => Take::Corrupt,
+            _ => Take::Empty,
         }
-        Take::Corrupt
     }
 
-    /// Makes sure the staging buffer holds at least `need` bytes, keeping its first `keep`
-    /// bytes; returns its address and capacity, or `None` when memory is out.
-    pub fn reserve(&mut self, need: u32, keep: u32) -> Option<(*mut u8, u32)> {
-        atelier_ring::reserve_staging(&mut self.staging, need, keep)
+    fn publish_running(&self) {
+        // Relaxed: advisory, like the phase.
+        self.cell()
+            .running
+            .store(self.running.len() as u32, Ordering::Relaxed);
     }
 
-    /// Publishes the result of the running call: `len` bytes from the staging buffer.
+    /// Publishes the result of a call this worker runs: `status` and the encoded `bytes`.
     pub fn complete(
         &mut self,
-        slot_index: u32,
+        claim: Claim,
         result_status: u32,
-        len: u32,
-    ) -> Result<(), CompleteError> {
-        if self.running != Some(slot_index) {
-            return Err(CompleteError::NotRunning(slot_index));
-        }
+        bytes: &[u8],
+    ) -> Result<Completed, CompleteError> {
+        let Some(at) = self.running.iter().position(|c| *c == claim) else {
+            return Err(CompleteError::NotRunning(claim.slot));
+        };
         if result_status != status::OK && result_status != status::THREW {
             return Err(CompleteError::BadStatus(result_status));
         }
-        let have = self.staging.as_ref().map_or(0, HeapBuf::capacity);
-        if len > have {
-            return Err(CompleteError::TooLong(len));
-        }
-        let slot = &self.block.slots[slot_index as usize];
-        if len as usize <= INLINE_BYTES {
-            if let Some(buf) = &self.staging {
-                // SAFETY: the slot is RUNNING on this worker, so its inline bytes are ours
-                // until we publish; `len` fits both the staging buffer and the inline bytes.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(buf.as_ptr(), slot.inline_ptr(), len as usize)
-                };
-            }
-            slot.res_ptr.store(INLINE_PTR, Ordering::Relaxed);
-            slot.res_cap.store(0, Ordering::Relaxed);
-        } else {
-            let (ptr, cap) = self
-                .staging
-                .take()
-                .map(HeapBuf::into_raw)
-                .unwrap_or((core::ptr::null_mut(), 0));
-            slot.res_ptr
-                .store(atelier_ring::addr::to_word(ptr), Ordering::Relaxed);
-            slot.res_cap.store(cap, Ordering::Relaxed);
-        }
+        self.running.swap_remove(at);
+        self.publish_running();
+        let len = bytes.len() as u32;
+        let (ptr, end) = self.place(len)?;
+        // SAFETY: `ptr .. ptr + len` lies inside this worker's arena (place checked it against
+        // the page's read position) or inside a buffer the page granted to it alone.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), addr::from_word(ptr), bytes.len())
+        };
+        let slot = &self.block.slots[claim.slot as usize];
+        // Relaxed: published by the Release compare-and-swap to DONE below.
         slot.res_status.store(result_status, Ordering::Relaxed);
+        slot.res_ptr.store(ptr, Ordering::Relaxed);
         slot.res_len.store(len, Ordering::Relaxed);
-        // Relaxed: published with the words above by the Release store of DONE and the
-        // ring's Release publish.
-        let attempt = slot.attempt.load(Ordering::Relaxed);
-        slot.res_attempt.store(attempt, Ordering::Relaxed);
-        slot.state.store(state::DONE, Ordering::Release);
-        self.running = None;
-        let cell = self.cell();
-        cell.slot.store(u32::MAX, Ordering::Relaxed);
-        cell.completed.fetch_add(1, Ordering::Relaxed);
-        self.set_state(worker_state::IDLE);
-        // The completion ring has room for every slot, but the controller may hold a cell it
-        // claimed one lap earlier (descheduled mid-pop): wait for it to let go.
-        let mut tries: u32 = 0;
-        loop {
-            match self.block.done.push(slot_index) {
-                Ok(()) => break,
-                Err(PushError::Full(_)) if tries < FULL_RETRIES => {
-                    tries += 1;
-                    core::hint::spin_loop();
-                }
-                Err(_) => return Err(CompleteError::RingCorrupt),
+        slot.res_end.store(end.unwrap_or(0), Ordering::Relaxed);
+        let done = pack(state::DONE, self.owner, claim.gen);
+        // Release: the result words and bytes written above happen-before the page's Acquire
+        // load of DONE. RUNNING or ABANDONED (the page already settled the call) both move
+        // to DONE; anything else means the page took the call back.
+        let published = [state::RUNNING, state::ABANDONED].into_iter().any(|kind| {
+            slot.state
+                .compare_exchange(
+                    pack(kind, self.owner, claim.gen),
+                    done,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        });
+        if !published {
+            // A granted buffer stays with this worker's seat: the page frees it when it
+            // reclaims the seat.
+            self.finish_turn();
+            return Ok(Completed::Discarded);
+        }
+        if let Some(end) = end {
+            self.write = end;
+            // Relaxed: advisory.
+            self.cell().arena_write.store(end, Ordering::Relaxed);
+        }
+        match self.ring.push(entry(claim.slot, claim.gen)) {
+            Ok(()) => {}
+            Err(SpscPushError::Full(_) | SpscPushError::Corrupt(_)) => {
+                return Err(CompleteError::RingCorrupt)
             }
         }
+        // Relaxed: advisory.
+        self.cell().completed.fetch_add(1, Ordering::Relaxed);
+        self.finish_turn();
         if self.block.done_bell.ring() {
             doorbell::notify(&self.block.done_bell, 1);
         }
-        Ok(())
+        Ok(Completed::Published)
+    }
+
+    fn finish_turn(&self) {
+        if self.running.is_empty() {
+            self.set_phase(worker_state::IDLE);
+        }
+    }
+
+    /// Finds room for a result of `len` bytes: in the arena (waiting for the page to read
+    /// earlier results when it is full), or in a buffer the page grants when the arena is too
+    /// small for it. Returns its address and its arena end position (`None` for a granted
+    /// buffer).
+    fn place(&mut self, len: u32) -> Result<(u32, Option<u32>), CompleteError> {
+        let cap = self.arena_cap;
+        if len <= cap {
+            loop {
+                // Acquire: pairs with the page's Release store after it read the results
+                // before this position, so we never overwrite bytes it is still reading.
+                let read = self.cell().arena_read.load(Ordering::Acquire);
+                if let Some(start) = arena::place(cap, read, self.write, len) {
+                    let ptr = self.arena_base + (start & (cap - 1));
+                    return Ok((ptr, Some(arena::end_of(start, len))));
+                }
+                self.wake_page();
+                std::thread::yield_now();
+            }
+        }
+        self.grant(len).map(|p| (p, None))
+    }
+
+    /// Asks the page for a buffer of `len` bytes and waits for its answer.
+    fn grant(&mut self, len: u32) -> Result<u32, CompleteError> {
+        let cell = self.cell();
+        // Wait until the previous grant was returned (the page reads its result first).
+        while cell.req_ptr.load(Ordering::Acquire) != 0 {
+            self.wake_page();
+            std::thread::yield_now();
+        }
+        // Release: the page reads the request after it was rung.
+        cell.req_len.store(len, Ordering::Release);
+        let answer = loop {
+            // Acquire: pairs with the page's Release store of the buffer's address.
+            let p = cell.req_ptr.load(Ordering::Acquire);
+            if p != 0 {
+                break p;
+            }
+            self.wake_page();
+            std::thread::yield_now();
+        };
+        cell.req_len.store(0, Ordering::Relaxed);
+        if answer == GRANT_REFUSED {
+            return Err(CompleteError::Refused(len));
+        }
+        Ok(answer)
+    }
+
+    fn wake_page(&self) {
+        if self.block.done_bell.ring() {
+            doorbell::notify(&self.block.done_bell, 1);
+        }
     }
 
     /// The task this worker serves.
@@ -229,8 +340,8 @@ impl<'a> WorkerPort<'a> {
         self.block
     }
 
-    /// This worker's index.
-    pub fn index(&self) -> u32 {
-        self.index
+    /// This worker's seat.
+    pub fn seat(&self) -> u32 {
+        self.seat
     }
 }

@@ -1,0 +1,239 @@
+//! A single-producer, single-consumer ring of `u32`: each worker's completion ring (the
+//! worker pushes the slots it finished, the page pops them).
+//!
+//! Neither side pays a compare-and-swap: each side owns one counter, keeps its own copy of
+//! it, and caches the other side's counter, reloading it only when the ring looks full (or
+//! empty), as `rtrb` does. A producer terminated at any instruction leaves at most one entry
+//! unpublished (its counter store is the publish), which the page recovers when it reclaims
+//! the producer's slots; nothing waits for it.
+//!
+//! # Memory ordering
+//!
+//! The producer writes an entry (`Relaxed`) and then stores `tail` with `Release`; the
+//! consumer loads `tail` with `Acquire` before it reads entries below it. The consumer
+//! stores `head` with `Release` after reading an entry; the producer loads `head` with
+//! `Acquire` before it overwrites that cell one lap later.
+//!
+//! The counters live in memory shared with code we do not trust: a distance between them
+//! larger than the capacity is reported as corrupt, never followed.
+
+use crate::sync::{AtomicU32, Ordering};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use crossbeam_utils::CachePadded;
+
+/// The shared words of one ring: two counters and a power-of-two number of entries.
+#[derive(Clone, Copy)]
+pub struct SpscWords<'a> {
+    /// Entries popped so far (written by the consumer).
+    pub head: &'a AtomicU32,
+    /// Entries pushed so far (written by the producer).
+    pub tail: &'a AtomicU32,
+    /// The cells.
+    pub entries: &'a [AtomicU32],
+}
+
+/// Why [`Producer::push`] refused; the value is handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpscPushError {
+    /// The ring is full.
+    Full(u32),
+    /// The consumer's counter is further away than any well-formed ring allows.
+    Corrupt(u32),
+}
+
+/// Why [`Consumer::pop`] returned nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpscPopError {
+    /// Nothing is published.
+    Empty,
+    /// The producer's counter is further away than any well-formed ring allows.
+    Corrupt,
+}
+
+/// The producing side. Exactly one may exist per ring.
+pub struct Producer<'a> {
+    words: SpscWords<'a>,
+    mask: u32,
+    tail: u32,
+    head_cache: u32,
+}
+
+/// The consuming side. Exactly one may exist per ring.
+pub struct Consumer<'a> {
+    words: SpscWords<'a>,
+    mask: u32,
+    head: u32,
+    tail_cache: u32,
+}
+
+fn mask_of(entries: &[AtomicU32]) -> u32 {
+    debug_assert!(entries.len().is_power_of_two() && entries.len() >= 2);
+    entries.len() as u32 - 1
+}
+
+impl<'a> Producer<'a> {
+    /// The producer of `words`, resuming at `tail` (the count of entries it pushed so far;
+    /// 0 for a fresh ring).
+    pub fn new(words: SpscWords<'a>, tail: u32) -> Producer<'a> {
+        let mask = mask_of(words.entries);
+        Producer {
+            words,
+            mask,
+            tail,
+            // Assume the ring is full, so the first push loads the consumer's `head`: the
+            // ring may still hold entries that a previous producer published and the
+            // consumer has not popped yet (a worker resuming a seat's ring).
+            head_cache: tail.wrapping_sub(mask.wrapping_add(1)),
+        }
+    }
+
+    /// Publishes `value`, or hands it back when the ring is full.
+    #[inline]
+    pub fn push(&mut self, value: u32) -> Result<(), SpscPushError> {
+        let cap = self.mask.wrapping_add(1);
+        if self.tail.wrapping_sub(self.head_cache) >= cap {
+            // Acquire: pairs with the consumer's Release store of `head`, so its reads of
+            // the cells we are about to overwrite happen-before our writes.
+            self.head_cache = self.words.head.load(Ordering::Acquire);
+            let used = self.tail.wrapping_sub(self.head_cache);
+            if used > cap {
+                return Err(SpscPushError::Corrupt(value));
+            }
+            if used == cap {
+                return Err(SpscPushError::Full(value));
+            }
+        }
+        // Relaxed: published by the Release store of `tail`.
+        self.words.entries[(self.tail & self.mask) as usize].store(value, Ordering::Relaxed);
+        self.tail = self.tail.wrapping_add(1);
+        // Release: makes the entry visible to the consumer that loads this tail.
+        self.words.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl<'a> Consumer<'a> {
+    /// The consumer of `words`, resuming at `head` (the count of entries it popped so far).
+    pub fn new(words: SpscWords<'a>, head: u32) -> Consumer<'a> {
+        Consumer {
+            words,
+            mask: mask_of(words.entries),
+            head,
+            tail_cache: head,
+        }
+    }
+
+    /// Takes the oldest published value.
+    #[inline]
+    pub fn pop(&mut self) -> Result<u32, SpscPopError> {
+        if self.head == self.tail_cache {
+            // Acquire: pairs with the producer's Release store, so the entries below the
+            // tail we see are visible.
+            self.tail_cache = self.words.tail.load(Ordering::Acquire);
+            let have = self.tail_cache.wrapping_sub(self.head);
+            if have > self.mask.wrapping_add(1) {
+                self.tail_cache = self.head;
+                return Err(SpscPopError::Corrupt);
+            }
+            if have == 0 {
+                return Err(SpscPopError::Empty);
+            }
+        }
+        // Relaxed: made visible by the Acquire load of `tail`.
+        let value = self.words.entries[(self.head & self.mask) as usize].load(Ordering::Relaxed);
+        self.head = self.head.wrapping_add(1);
+        // Release: our read of the cell happens-before the producer overwrites it.
+        self.words.head.store(self.head, Ordering::Release);
+        Ok(value)
+    }
+
+    /// The count of entries popped so far.
+    pub fn position(&self) -> u32 {
+        self.head
+    }
+}
+
+/// A ring that owns its words (benches, tests); the task block embeds its rings' counters
+/// in the workers' cells instead.
+pub struct SpscRing {
+    head: CachePadded<AtomicU32>,
+    tail: CachePadded<AtomicU32>,
+    entries: Box<[AtomicU32]>,
+}
+
+impl SpscRing {
+    /// A ring with room for `capacity` values (rounded up to a power of two, at least 2).
+    ///
+    /// # Examples
+    /// ```
+    /// use atelier_ring::SpscRing;
+    /// let ring = SpscRing::new(4);
+    /// let (mut tx, mut rx) = ring.split();
+    /// tx.push(7).unwrap();
+    /// assert_eq!(rx.pop(), Ok(7));
+    /// ```
+    pub fn new(capacity: u32) -> SpscRing {
+        let cap = capacity.max(2).next_power_of_two();
+        let entries: Vec<AtomicU32> = (0..cap).map(|_| AtomicU32::new(0)).collect();
+        SpscRing {
+            head: CachePadded::new(AtomicU32::new(0)),
+            tail: CachePadded::new(AtomicU32::new(0)),
+            entries: entries.into_boxed_slice(),
+        }
+    }
+
+    /// The ring's words.
+    pub fn words(&self) -> SpscWords<'_> {
+        SpscWords {
+            head: &self.head,
+            tail: &self.tail,
+            entries: &self.entries,
+        }
+    }
+
+    /// Its producer and consumer, starting from the counters' current values.
+    pub fn split(&self) -> (Producer<'_>, Consumer<'_>) {
+        let w = self.words();
+        (
+            Producer::new(w, w.tail.load(Ordering::Relaxed)),
+            Consumer::new(w, w.head.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_drains_and_wraps() {
+        let ring = SpscRing::new(4);
+        let (mut tx, mut rx) = ring.split();
+        for lap in 0..5u32 {
+            for i in 0..4 {
+                tx.push(lap * 10 + i).unwrap();
+            }
+            assert_eq!(tx.push(99), Err(SpscPushError::Full(99)));
+            for i in 0..4 {
+                assert_eq!(rx.pop(), Ok(lap * 10 + i));
+            }
+            assert_eq!(rx.pop(), Err(SpscPopError::Empty));
+        }
+    }
+
+    #[test]
+    fn corrupt_counters_are_reported() {
+        let ring = SpscRing::new(4);
+        let (mut tx, mut rx) = ring.split();
+        ring.tail.store(1000, Ordering::Relaxed);
+        assert_eq!(rx.pop(), Err(SpscPopError::Corrupt));
+        ring.tail.store(0, Ordering::Relaxed);
+        ring.head.store(0, Ordering::Relaxed);
+        for i in 0..4 {
+            tx.push(i).unwrap();
+        }
+        ring.head.store(u32::MAX - 10, Ordering::Relaxed);
+        assert_eq!(tx.push(5), Err(SpscPushError::Corrupt(5)));
+    }
+}

@@ -1,0 +1,838 @@
+//! One task's side of the page: its slots' private records, the calls waiting in the page
+//! for a slot, its worker seats, and every transition of the call state machine that the
+//! page makes (see `atelier_ring::layout::state`).
+//!
+//! The page never trusts shared memory: its own record of each slot (busy, generation, call
+//! id, attempt, arguments) and of each seat (owner id, arena, granted buffer, ring position)
+//! is what it acts on; the words in shared memory are only compared against it.
+
+use super::meter::{Meter, Metered};
+use atelier_ring::arena::{self, ARENA_DEFAULT};
+use atelier_ring::layout::{
+    self, cancel, entry, entry_slot, pack, state, INLINE_BYTES, INLINE_PTR, STATE_OWNER_MASK,
+};
+use atelier_ring::{addr, doorbell, Consumer, PushError, SpscPopError, TaskBlock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Seats (cells, completion rings) per worker index: a replacement never shares a cell with
+/// a terminated predecessor that may still be finishing its last instructions, and the
+/// seats of a quarantine do not hold up restarts.
+pub const SEATS_PER_WORKER: u32 = 8;
+
+/// Where a call's arguments live.
+pub(crate) enum Args {
+    /// Already in the slot's inline bytes (`len` of them): workers only read them, so they
+    /// survive a requeue.
+    InSlot(u32),
+    /// Small arguments of a call waiting for a slot.
+    Bytes(Vec<u8>),
+    /// In a buffer of the page's, `len` bytes of it.
+    Heap(Metered, u32),
+}
+
+/// The page's record of a slot.
+struct Record {
+    busy: bool,
+    gen: u32,
+    call_id: u32,
+    attempt: u32,
+    /// The page already settled the call (cancelled it while it ran): its completion is
+    /// discarded.
+    settled: bool,
+    args: Option<Args>,
+}
+
+/// A call admitted to the task that has no slot yet.
+struct Waiting {
+    call_id: u32,
+    args: Args,
+}
+
+/// Where a live call is.
+#[derive(Clone, Copy)]
+enum Loc {
+    Waiting,
+    Slot(u32),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SeatState {
+    Free,
+    Live,
+    /// Its worker was declared dead; its arena and cell are kept until the page is sure the
+    /// terminated thread has stopped touching them.
+    Quarantined,
+}
+
+/// The page's record of a worker seat: a cell, a completion ring and an arena that one
+/// incarnation of a worker uses.
+struct Seat {
+    state: SeatState,
+    owner: u32,
+    /// The page's own count of the entries it took from the seat's ring.
+    head: u32,
+    arena: Option<Metered>,
+    /// The word that stands for the arena's address in shared memory.
+    arena_word: u32,
+    /// The page's own arena read position.
+    read: u32,
+    /// A buffer granted for one large result, and its word.
+    grant: Option<(Metered, u32)>,
+}
+
+/// A finished call, as read from its slot and validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The call's id, from the page's own record.
+    pub call_id: u32,
+    /// What the worker reported.
+    pub outcome: Outcome,
+    /// Where the encoded result starts (valid until the next `poll`).
+    pub ptr: usize,
+    /// Its length.
+    pub len: u32,
+    /// The worker index that ran it.
+    pub worker: u32,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The result bytes hold the handler's value.
+    Returned,
+    /// The result bytes hold the thrown value.
+    Threw,
+    /// The worker's result words are invalid; the call fails with this reason.
+    Invalid(Invalid),
+}
+
+/// What was wrong with a completion's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// `res_status` is not a known status.
+    Status(u32),
+    /// `res_ptr`/`res_len`/`res_end` do not name bytes in the worker's arena or its granted
+    /// buffer.
+    Buffer(u32),
+}
+
+impl core::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Invalid::Status(s) => write!(f, "unknown result status {s}"),
+            Invalid::Buffer(p) => write!(
+                f,
+                "result address {p:#x} is not inside the worker's arena or granted buffer"
+            ),
+        }
+    }
+}
+
+/// What [`TaskState::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The call had not started: it is gone, and no worker will run it.
+    Dropped,
+    /// The call is running: its cancellation flag is set and its completion will be
+    /// discarded; its slot comes back when the worker finishes or is reclaimed.
+    Running,
+    /// No live call has that id.
+    Unknown,
+}
+
+/// Why a seat could not be given to a new worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachError {
+    /// No such worker index.
+    NoSuchWorker(u32),
+    /// Every seat of the index is in use or quarantined: try again after the quarantine.
+    Busy,
+    /// The arena does not fit under the shared-memory ceiling.
+    Memory,
+}
+
+/// A seat given to a worker: what its start-up handshake carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatGrant {
+    /// The seat (cell and ring) index.
+    pub seat: u32,
+    /// The owner id the worker writes into the slots it claims.
+    pub owner: u32,
+}
+
+/// Why the work queue could not take a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCorrupt;
+
+pub(crate) struct TaskState {
+    pub(crate) block: Arc<TaskBlock>,
+    records: Vec<Record>,
+    free: Vec<u32>,
+    waiting: VecDeque<Waiting>,
+    calls: HashMap<u32, Loc>,
+    /// The page's own count of its pushes on the work queue.
+    tail: u32,
+    seats: Vec<Seat>,
+    workers: u32,
+    max_in_flight: u32,
+    next_owner: u32,
+    /// Completions found by sweeping a reclaimed seat: (seat, slot, generation).
+    recovered: VecDeque<(u32, u32, u32)>,
+    /// The seat `poll` looks at first (round robin).
+    next_seat: usize,
+    /// Completion entries that named no finished call (stale, forged or corrupt).
+    pub(crate) ignored: u64,
+    /// Completions of calls the page had already settled.
+    pub(crate) discarded: u64,
+    pub(crate) footprint: u64,
+}
+
+/// The slot, seat and generation of the completion handed out by the last poll.
+#[derive(Clone, Copy)]
+pub(crate) struct Current {
+    seat: u32,
+    slot: u32,
+    /// Where the arena is released to, or `None` for a granted buffer.
+    end: Option<u32>,
+}
+
+impl TaskState {
+    pub(crate) fn new(block: Arc<TaskBlock>, workers: u32, max_in_flight: u32) -> TaskState {
+        let slots = block.slots.len() as u32;
+        let footprint = block.footprint() as u64;
+        TaskState {
+            records: (0..slots)
+                .map(|_| Record {
+                    busy: false,
+                    gen: 0,
+                    call_id: 0,
+                    attempt: 0,
+                    settled: false,
+                    args: None,
+                })
+                .collect(),
+            free: (0..slots).rev().collect(),
+            waiting: VecDeque::new(),
+            calls: HashMap::new(),
+            tail: 0,
+            seats: (0..block.cells.len())
+                .map(|_| Seat {
+                    state: SeatState::Free,
+                    owner: 0,
+                    head: 0,
+                    arena: None,
+                    arena_word: 0,
+                    read: 0,
+                    grant: None,
+                })
+                .collect(),
+            workers,
+            max_in_flight,
+            next_owner: 1,
+            recovered: VecDeque::new(),
+            next_seat: 0,
+            ignored: 0,
+            discarded: 0,
+            footprint,
+            block,
+        }
+    }
+
+    /// Calls on slots (pending or running), and calls waiting in the page for a slot.
+    pub(crate) fn depths(&self) -> (u32, u32) {
+        let busy = self.records.len() - self.free.len();
+        (busy as u32, self.waiting.len() as u32)
+    }
+
+    /// Calls running on workers now, read from the slots' state words (advisory).
+    pub(crate) fn running(&self) -> u32 {
+        self.records
+            .iter()
+            .zip(self.block.slots.iter())
+            .filter(|(r, s)| {
+                r.busy && {
+                    let k = layout::kind(s.state.load(Ordering::Relaxed));
+                    k == state::RUNNING || k == state::ABANDONED
+                }
+            })
+            .count() as u32
+    }
+
+    /// Admits a call whose arguments fit a slot: straight into a free slot when nobody
+    /// waits (the common case: no copy beyond the one into the slot), else to wait in the page.
+    pub(crate) fn admit_small(&mut self, call_id: u32, bytes: &[u8]) -> Result<(), QueueCorrupt> {
+        if self.waiting.is_empty() {
+            if let Some(index) = self.free.pop() {
+                self.calls.insert(call_id, Loc::Slot(index));
+                self.publish(index, call_id, 1, Args::Bytes(Vec::new()), bytes)?;
+                return self.ring_work_bell();
+            }
+        }
+        self.admit(call_id, Args::Bytes(bytes.to_vec()))
+    }
+
+    /// Admits a call: onto a free slot, or to wait in the page for one.
+    pub(crate) fn admit(&mut self, call_id: u32, args: Args) -> Result<(), QueueCorrupt> {
+        self.calls.insert(call_id, Loc::Waiting);
+        self.waiting.push_back(Waiting { call_id, args });
+        self.start_waiting()
+    }
+
+    /// Moves waiting calls onto free slots.
+    fn start_waiting(&mut self) -> Result<(), QueueCorrupt> {
+        let mut any = false;
+        while !self.free.is_empty() {
+            let Some(call) = self.waiting.pop_front() else {
+                break;
+            };
+            let index = self.free.pop().unwrap_or_default();
+            self.calls.insert(call.call_id, Loc::Slot(index));
+            self.publish(index, call.call_id, 1, call.args, &[])?;
+            any = true;
+        }
+        if any {
+            self.ring_work_bell()?;
+        }
+        Ok(())
+    }
+
+    fn ring_work_bell(&self) -> Result<(), QueueCorrupt> {
+        if self.block.work_bell.ring() {
+            doorbell::notify(&self.block.work_bell, u32::MAX);
+        }
+        Ok(())
+    }
+
+    /// Writes a call's envelope into slot `index` (FREE, owned by the page) and publishes
+    /// it as a new generation. Small arguments come as `Args::Bytes` (a waiting call's) or,
+    /// with an empty vector, as `staged` (straight from the staging buffer).
+    fn publish(
+        &mut self,
+        index: u32,
+        call_id: u32,
+        attempt: u32,
+        args: Args,
+        staged: &[u8],
+    ) -> Result<(), QueueCorrupt> {
+        let slot = &self.block.slots[index as usize];
+        let record = &mut self.records[index as usize];
+        let (args, arg_ptr, arg_len) = match args {
+            Args::Bytes(bytes) => {
+                let bytes = if bytes.is_empty() { staged } else { &bytes[..] };
+                let len = bytes.len().min(INLINE_BYTES);
+                // SAFETY: the slot is FREE (or taken back from a dead worker), so only the page
+                // writes its inline bytes; `len` is at most INLINE_BYTES.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), slot.inline_ptr(), len) };
+                (Args::InSlot(len as u32), INLINE_PTR, len as u32)
+            }
+            Args::InSlot(len) => (Args::InSlot(len), INLINE_PTR, len),
+            Args::Heap(buf, len) => {
+                let word = addr::to_word(buf.as_ptr(), buf.capacity());
+                (Args::Heap(buf, len), word, len)
+            }
+        };
+        record.busy = true;
+        record.settled = false;
+        record.call_id = call_id;
+        record.attempt = attempt;
+        record.gen = (record.gen + 1) & layout::STATE_GEN_MASK;
+        record.args = Some(args);
+        let gen = record.gen;
+        // Relaxed: published by the Release store of PENDING below (and the queue's
+        // Release publish of the entry).
+        slot.call_id.store(call_id, Ordering::Relaxed);
+        slot.attempt.store(attempt, Ordering::Relaxed);
+        slot.cancel.store(cancel::NONE, Ordering::Relaxed);
+        slot.arg_ptr.store(arg_ptr, Ordering::Relaxed);
+        slot.arg_len.store(arg_len, Ordering::Relaxed);
+        slot.flags.store(0, Ordering::Relaxed);
+        slot.state
+            .store(pack(state::PENDING, 0, gen), Ordering::Release);
+        self.push_entry(entry(index, gen))
+    }
+
+    fn push_entry(&mut self, e: u32) -> Result<(), QueueCorrupt> {
+        let queue = &self.block.queue;
+        match queue.push(&mut self.tail, e) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Corrupt(_)) => return Err(QueueCorrupt),
+            Err(PushError::Full(_)) => {}
+        }
+        // Stale entries (of calls taken by a worker that stopped before it moved `head`, or
+        // dropped) fill the queue: move past them. A well-formed queue then has room, since
+        // it holds twice as many positions as there are slots.
+        let slots = &self.block.slots;
+        let records = &self.records;
+        queue
+            .skip_stale(|e| {
+                let i = entry_slot(e) as usize;
+                let g = layout::gen(e);
+                records.get(i).is_some_and(|r| r.busy && r.gen == g)
+                    && slots[i].state.load(Ordering::Relaxed) == pack(state::PENDING, 0, g)
+            })
+            .map_err(|_| QueueCorrupt)?;
+        queue.push(&mut self.tail, e).map_err(|_| QueueCorrupt)
+    }
+
+    /// The share of `maxInFlight` for worker `index`.
+    fn quota(&self, index: u32) -> u32 {
+        let (m, p) = (self.max_in_flight, self.workers);
+        m / p + u32::from(index < m % p)
+    }
+
+    /// Gives worker `index` a seat: a fresh owner id, an arena, its quota.
+    pub(crate) fn attach(&mut self, index: u32, meter: &Meter) -> Result<SeatGrant, AttachError> {
+        if index >= self.workers {
+            return Err(AttachError::NoSuchWorker(index));
+        }
+        let first = index * SEATS_PER_WORKER;
+        let seat = (first..first + SEATS_PER_WORKER)
+            .find(|&s| self.seats[s as usize].state == SeatState::Free)
+            .ok_or(AttachError::Busy)?;
+        let arena = meter.alloc(ARENA_DEFAULT).ok_or(AttachError::Memory)?;
+        let owner = self.fresh_owner();
+        let quota = self.quota(index);
+        let cell = &self.block.cells[seat as usize];
+        let arena_word = addr::to_word(arena.as_ptr(), arena.capacity());
+        // Relaxed: the handshake (a postMessage, after this) carries these to the worker.
+        cell.quota.store(quota, Ordering::Relaxed);
+        cell.arena_base.store(arena_word, Ordering::Relaxed);
+        cell.arena_cap.store(arena.capacity(), Ordering::Relaxed);
+        cell.arena_read.store(0, Ordering::Relaxed);
+        cell.req_ptr.store(0, Ordering::Relaxed);
+        cell.owner.store(owner, Ordering::Release);
+        let s = &mut self.seats[seat as usize];
+        *s = Seat {
+            state: SeatState::Live,
+            owner,
+            head: 0,
+            arena: Some(arena),
+            arena_word,
+            read: 0,
+            grant: None,
+        };
+        Ok(SeatGrant { seat, owner })
+    }
+
+    /// An owner id no seat of the task uses.
+    fn fresh_owner(&mut self) -> u32 {
+        loop {
+            let id = self.next_owner;
+            self.next_owner = if id >= STATE_OWNER_MASK { 1 } else { id + 1 };
+            if self.seats.iter().all(|s| s.owner != id) {
+                return id;
+            }
+        }
+    }
+
+    /// Answers the buffer requests of the task's live workers.
+    pub(crate) fn serve_requests(&mut self, meter: &Meter) {
+        for (i, seat) in self.seats.iter_mut().enumerate() {
+            if seat.state != SeatState::Live {
+                continue;
+            }
+            let cell = &self.block.cells[i];
+            // Acquire: pairs with the worker's Release store of the request.
+            let want = cell.req_len.load(Ordering::Acquire);
+            let answered = cell.req_ptr.load(Ordering::Relaxed);
+            if answered == layout::GRANT_REFUSED && want == 0 {
+                cell.req_ptr.store(0, Ordering::Relaxed);
+                continue;
+            }
+            if want == 0 || answered != 0 || seat.grant.is_some() {
+                continue;
+            }
+            let answer = match meter.alloc(want) {
+                Some(buf) => {
+                    let w = addr::to_word(buf.as_ptr(), buf.capacity());
+                    seat.grant = Some((buf, w));
+                    w
+                }
+                None => layout::GRANT_REFUSED,
+            };
+            // Release: the buffer's (zeroed) bytes happen-before the worker writes into it.
+            cell.req_ptr.store(answer, Ordering::Release);
+            doorbell::notify_word(&cell.req_ptr, 1);
+        }
+    }
+
+    /// Takes the next finished call of the task, validated.
+    pub(crate) fn poll(&mut self) -> Option<(Completion, Current)> {
+        while let Some((seat, slot, gen)) = self.recovered.pop_front() {
+            if let Some(done) = self.read_completion(seat, slot, gen) {
+                return Some(done);
+            }
+        }
+        let n = self.seats.len();
+        for k in 0..n {
+            let seat = (self.next_seat + k) % n;
+            if self.seats[seat].state != SeatState::Live {
+                continue;
+            }
+            while let Some(e) = self.pop_ring(seat) {
+                if let Some(done) = self.read_completion(seat as u32, entry_slot(e), layout::gen(e))
+                {
+                    self.next_seat = (seat + 1) % n;
+                    return Some(done);
+                }
+            }
+        }
+        None
+    }
+
+    fn pop_ring(&mut self, seat: usize) -> Option<u32> {
+        let words = self.block.ring(seat as u32)?;
+        let mut rx = Consumer::new(words, self.seats[seat].head);
+        match rx.pop() {
+            Ok(e) => {
+                self.seats[seat].head = rx.position();
+                Some(e)
+            }
+            Err(SpscPopError::Empty) => None,
+            Err(SpscPopError::Corrupt) => {
+                // The worker scribbled over its ring's counter: its completions are found by
+                // sweeping its slots when it is reclaimed.
+                self.ignored += 1;
+                None
+            }
+        }
+    }
+
+    /// Validates the completion of publication `gen` of slot `index` by seat `seat`'s worker.
+    /// Completions of calls the page already settled are released here and not returned.
+    fn read_completion(
+        &mut self,
+        seat: u32,
+        index: u32,
+        gen: u32,
+    ) -> Option<(Completion, Current)> {
+        let (Some(record), Some(slot), Some(s)) = (
+            self.records.get(index as usize),
+            self.block.slots.get(index as usize),
+            self.seats.get(seat as usize),
+        ) else {
+            self.ignored += 1;
+            return None;
+        };
+        // Acquire: pairs with the worker's Release CAS to DONE, so the result words and bytes
+        // written before it are visible.
+        if !record.busy
+            || record.gen != gen
+            || slot.state.load(Ordering::Acquire) != pack(state::DONE, s.owner, gen)
+        {
+            self.ignored += 1;
+            return None;
+        }
+        let worker = seat / SEATS_PER_WORKER;
+        let call_id = record.call_id;
+        let settled = record.settled;
+        let status = slot.res_status.load(Ordering::Relaxed);
+        let ptr = slot.res_ptr.load(Ordering::Relaxed);
+        let len = slot.res_len.load(Ordering::Relaxed);
+        let end = slot.res_end.load(Ordering::Relaxed);
+        let mut current = Current {
+            seat,
+            slot: index,
+            end: None,
+        };
+        let located = if let Some((g, _)) = s
+            .grant
+            .as_ref()
+            .filter(|(g, w)| *w == ptr && len <= g.capacity())
+        {
+            Some(g.as_ptr() as usize)
+        } else if let Some(a) = s.arena.as_ref() {
+            let cap = a.capacity();
+            let offset = ptr.wrapping_sub(s.arena_word);
+            if arena::check(cap, s.read, offset, len, end) {
+                current.end = Some(end);
+                Some(a.as_ptr() as usize + offset as usize)
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        if settled {
+            self.discarded += 1;
+            // A corrupt queue is noticed again on the next submit.
+            let _ = self.release(current);
+            return None;
+        }
+        let outcome = match (status, located) {
+            (_, None) => Outcome::Invalid(Invalid::Buffer(ptr)),
+            (layout::status::OK, Some(_)) => Outcome::Returned,
+            (layout::status::THREW, Some(_)) => Outcome::Threw,
+            (other, Some(_)) => Outcome::Invalid(Invalid::Status(other)),
+        };
+        let (ptr, len) = match (outcome, located) {
+            (Outcome::Returned | Outcome::Threw, Some(p)) => (p, len),
+            _ => (0, 0),
+        };
+        Some((
+            Completion {
+                call_id,
+                outcome,
+                ptr,
+                len,
+                worker,
+            },
+            current,
+        ))
+    }
+
+    /// Releases a completion handed out by `poll`: the worker's arena (or grant), the slot,
+    /// and starts waiting calls on it.
+    pub(crate) fn release(&mut self, current: Current) -> Result<(), QueueCorrupt> {
+        let Current { seat, slot, end } = current;
+        if let Some(s) = self.seats.get_mut(seat as usize) {
+            let cell = &self.block.cells[seat as usize];
+            match end {
+                Some(end) => {
+                    s.read = end;
+                    // Release: our reads of the result happen-before the worker overwrites it.
+                    cell.arena_read.store(end, Ordering::Release);
+                }
+                None => {
+                    if s.grant.take().is_some() {
+                        // Release: our reads of the granted buffer happen-before the worker
+                        // asks for the next one.
+                        cell.req_ptr.store(0, Ordering::Release);
+                    }
+                }
+            }
+        }
+        self.free_slot(slot);
+        self.start_waiting()
+    }
+
+    /// Returns slot `index` to the free list (its call is over).
+    fn free_slot(&mut self, index: u32) {
+        let record = &mut self.records[index as usize];
+        if !record.busy {
+            return;
+        }
+        self.calls.remove(&record.call_id);
+        record.busy = false;
+        record.settled = false;
+        record.args = None;
+        // Release: the page's reads of the slot happen-before its reuse is published.
+        self.block.slots[index as usize]
+            .state
+            .store(pack(state::FREE, 0, record.gen), Ordering::Release);
+        self.free.push(index);
+    }
+
+    /// Cancels a call: drops it if it has not started, flags it and abandons it if it runs.
+    pub(crate) fn cancel(&mut self, call_id: u32, code: u32) -> Result<Cancelled, QueueCorrupt> {
+        let Some(&loc) = self.calls.get(&call_id) else {
+            return Ok(Cancelled::Unknown);
+        };
+        let index = match loc {
+            Loc::Waiting => {
+                self.waiting.retain(|w| w.call_id != call_id);
+                self.calls.remove(&call_id);
+                return Ok(Cancelled::Dropped);
+            }
+            Loc::Slot(i) => i,
+        };
+        let record = &mut self.records[index as usize];
+        if record.settled {
+            return Ok(Cancelled::Unknown);
+        }
+        let gen = record.gen;
+        let slot = &self.block.slots[index as usize];
+        // Acquire on success: a pending call's envelope is the page's own; on failure we read
+        // the state a worker wrote.
+        match slot.state.compare_exchange(
+            pack(state::PENDING, 0, gen),
+            pack(state::FREE, 0, gen),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                self.free_slot(index);
+                self.start_waiting()?;
+                Ok(Cancelled::Dropped)
+            }
+            Err(now) => {
+                record.settled = true;
+                // Relaxed: the handler polls the flag; nothing is published with it.
+                slot.cancel.store(code, Ordering::Relaxed);
+                if layout::kind(now) == state::RUNNING {
+                    let o = layout::owner(now);
+                    // Fails harmlessly when the worker completed in the meantime.
+                    let _ = slot.state.compare_exchange(
+                        pack(state::RUNNING, o, gen),
+                        pack(state::ABANDONED, o, gen),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
+                }
+                Ok(Cancelled::Running)
+            }
+        }
+    }
+
+    /// Declares the worker on `seat` dead: takes back every slot it held. Calls it was
+    /// running are requeued (`requeue`, with their next attempt) or failed (their ids are
+    /// returned); completions it published but the page has not read are kept. The seat is
+    /// quarantined until [`release_seat`](Self::release_seat).
+    pub(crate) fn reclaim(&mut self, seat: u32, requeue: bool) -> Result<Vec<u32>, QueueCorrupt> {
+        let Some(s) = self.seats.get_mut(seat as usize) else {
+            return Ok(Vec::new());
+        };
+        if s.state != SeatState::Live {
+            return Ok(Vec::new());
+        }
+        s.state = SeatState::Quarantined;
+        self.sweep(seat, requeue)
+    }
+
+    /// Takes back what the worker on `seat` held: its published completions go to
+    /// `recovered`, its running calls are requeued or failed, its abandoned ones freed.
+    fn sweep(&mut self, seat: u32, requeue: bool) -> Result<Vec<u32>, QueueCorrupt> {
+        while let Some(e) = self.pop_ring(seat as usize) {
+            self.recovered
+                .push_back((seat, entry_slot(e), layout::gen(e)));
+        }
+        let owner = self.seats[seat as usize].owner;
+        let mut failed = Vec::new();
+        let mut requeued = false;
+        for index in 0..self.records.len() as u32 {
+            let record = &self.records[index as usize];
+            if !record.busy {
+                continue;
+            }
+            let gen = record.gen;
+            let slot = &self.block.slots[index as usize];
+            let now = slot.state.load(Ordering::Acquire);
+            if layout::owner(now) != owner || layout::gen(now) != gen {
+                continue;
+            }
+            let kind = layout::kind(now);
+            if kind == state::DONE {
+                self.recovered.push_back((seat, index, gen));
+                continue;
+            }
+            if kind != state::RUNNING && kind != state::ABANDONED {
+                continue;
+            }
+            let settled = record.settled || kind == state::ABANDONED;
+            if requeue && !settled {
+                // Acquire: a completion that beat us must be read whole.
+                if slot
+                    .state
+                    .compare_exchange(
+                        now,
+                        pack(state::FREE, 0, gen),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_err()
+                {
+                    self.recovered.push_back((seat, index, gen));
+                    continue;
+                }
+                let record = &mut self.records[index as usize];
+                let (call_id, attempt) = (record.call_id, record.attempt + 1);
+                if let Some(args) = record.args.take() {
+                    self.publish(index, call_id, attempt, args, &[])?;
+                    requeued = true;
+                }
+                continue;
+            }
+            if slot
+                .state
+                .compare_exchange(
+                    now,
+                    pack(state::FREE, 0, gen),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_err()
+            {
+                self.recovered.push_back((seat, index, gen));
+                continue;
+            }
+            if !settled {
+                failed.push(self.records[index as usize].call_id);
+            }
+            self.free_slot(index);
+        }
+        if requeued {
+            self.ring_work_bell()?;
+        }
+        self.start_waiting()?;
+        Ok(failed)
+    }
+
+    /// Ends a seat's quarantine: sweeps it once more (a terminated thread may have claimed
+    /// or finished a call after it was declared dead; what it claimed is requeued, since it
+    /// never ran for anyone), frees its arena and grant, and resets its cell for the next
+    /// worker of the index.
+    ///
+    /// Returns false (and keeps the seat) while completions recovered from it are still to be
+    /// read by `poll`: call again after the next drain.
+    pub(crate) fn release_seat(&mut self, seat: u32) -> Result<bool, QueueCorrupt> {
+        match self.seats.get(seat as usize) {
+            Some(s) if s.state == SeatState::Quarantined => {}
+            _ => return Ok(true),
+        }
+        self.sweep(seat, true)?;
+        if self.recovered.iter().any(|r| r.0 == seat) {
+            return Ok(false);
+        }
+        let cell = &self.block.cells[seat as usize];
+        for w in [
+            &cell.beat,
+            &cell.phase,
+            &cell.completed,
+            &cell.running,
+            &cell.arena_write,
+            &cell.req_len,
+            &cell.owner,
+            &cell.quota,
+            &cell.arena_read,
+            &cell.arena_base,
+            &cell.arena_cap,
+            &cell.req_ptr,
+        ] {
+            w.store(0, Ordering::Relaxed);
+        }
+        cell.ring_head.store(0, Ordering::Relaxed);
+        cell.ring_tail.store(0, Ordering::Relaxed);
+        self.seats[seat as usize] = Seat {
+            state: SeatState::Free,
+            owner: 0,
+            head: 0,
+            arena: None,
+            arena_word: 0,
+            read: 0,
+            grant: None,
+        };
+        Ok(true)
+    }
+
+    /// Whether the seat waits for `release_seat`.
+    pub(crate) fn quarantined(&self, seat: u32) -> bool {
+        self.seats
+            .get(seat as usize)
+            .is_some_and(|s| s.state == SeatState::Quarantined)
+    }
+
+    /// Seats in use or quarantined.
+    pub(crate) fn seats_in_use(&self) -> u32 {
+        self.seats
+            .iter()
+            .filter(|s| s.state != SeatState::Free)
+            .count() as u32
+    }
+
+    /// Ids of every call the task holds: waiting, pending, running.
+    pub(crate) fn call_ids(&self) -> Vec<u32> {
+        self.calls.keys().copied().collect()
+    }
+}
