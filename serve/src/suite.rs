@@ -17,7 +17,8 @@
 //!   since the pages load the built package;
 //! - anything else: a page-name substring; runs `build` and the matching `browser` pages.
 //!
-//! `ATELIER_SKIP=miri,loom` skips the named stages.
+//! `ATELIER_SKIP=miri,loom` skips the named stages. `ATELIER_PAGE_QUERY=a=1&b=2` is appended
+//! to every browser page's URL (the stress pages read their sizes and seeds from it).
 //!
 //! The last line printed is `N passed, M failed` (totals over all stages).
 
@@ -427,12 +428,20 @@ fn browser(repo: &Repo, arg: Option<&str>) -> Outcome {
     };
     println!("    {} page(s), served at {}", pages.len(), server.url("/"));
     let (mut passed, mut failed) = (0u64, 0u64);
+    // `ATELIER_PAGE_QUERY=kills=10000` hands every page a query string: the long versions
+    // of the seeded stress pages read their sizes from it.
+    let query = std::env::var("ATELIER_PAGE_QUERY").unwrap_or_default();
     for page in &pages {
         let name = short_name(page).to_string();
+        let target = if query.is_empty() {
+            page.clone()
+        } else {
+            format!("{page}?{}", query.trim_start_matches('?'))
+        };
         let run = run_page(
             &chromium,
             &server,
-            page,
+            &target,
             &PageOptions::default(),
             &mut |r| print_report(&name, r),
         );

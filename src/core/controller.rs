@@ -73,6 +73,9 @@ pub struct Occupancy {
     pub seats: u32,
     /// Tasks removed whose blocks are not released yet.
     pub retired: u32,
+    /// Bytes of the page's staging buffer (included in `bytes`; its size follows the
+    /// largest recent call).
+    pub staging: u64,
 }
 
 /// The main thread's controller for one runtime.
@@ -345,6 +348,10 @@ impl Controller {
         let mut o = Occupancy {
             bytes: self.meter.used(),
             retired: self.retired.iter().flatten().count() as u32,
+            staging: self
+                .staging
+                .as_ref()
+                .map_or(0, |b| u64::from(b.capacity()) + 8),
             ..Occupancy::default()
         };
         for t in self.tasks.iter().flatten() {

@@ -35,6 +35,9 @@ export class WorkerPool {
     this.members = [];
     for (let i = 0; i < task.config.poolSize; i++) this.members.push(new Member(i));
     this.started = false;
+    // stopWorkers() pauses the task: calls queue, and nothing starts the workers again
+    // until startWorkers().
+    this.paused = false;
     this.lastCrash = null;
     this.failure = null;
     this.spawned = 0;
@@ -54,7 +57,13 @@ export class WorkerPool {
     return 'stopped';
   }
 
+  /** Starts the workers on a task's first call (init: 'lazy'), unless it is paused. */
+  startLazily() {
+    if (!this.started && !this.paused) this.start();
+  }
+
   start() {
+    this.paused = false;
     if (this.started) return;
     this.started = true;
     for (const m of this.members) if (m.worker === null) this.spawn(m);
@@ -66,6 +75,7 @@ export class WorkerPool {
    */
   stop() {
     this.started = false;
+    this.paused = true;
     for (const m of this.members) {
       this.retire(m, true);
       m.status = 'stopped';
@@ -179,6 +189,9 @@ export class WorkerPool {
     });
     worker.addEventListener('error', (event) => {
       if (m.worker !== worker) return;
+      // The runtime handles the crash (the calls it hit reject with WorkerCrashedError):
+      // the error does not also surface as the page's own uncaught error.
+      event.preventDefault();
       const loading = m.status === 'starting';
       const where = event.filename ? ` (${event.filename}:${event.lineno})` : '';
       const what = event.message || (loading ? 'the worker script failed to load (a missing file, a syntax error, or missing COOP/COEP/CORP headers on the script)' : 'an uncaught error');

@@ -129,8 +129,8 @@ class Runtime {
 
   /** What the runtime holds of the shared memory, from the controller's own accounting. */
   sharedMemory() {
-    const [bytesInUse, slots, waiting, seats, retired] = this.core.occupancy();
-    return { bytesInUse, ceiling: this.ceiling, slots, waiting, seats, retired, memoryBytes: wasmMemory.buffer.byteLength };
+    const [bytesInUse, slots, waiting, seats, retired, staging] = this.core.occupancy();
+    return { bytesInUse, ceiling: this.ceiling, slots, waiting, seats, retired, staging, memoryBytes: wasmMemory.buffer.byteLength };
   }
 
   dispose() {
@@ -384,7 +384,7 @@ class Task {
       return Promise.reject(new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
     }
     if (this.pool.failure) return Promise.reject(this.pool.failure);
-    this.pool.start();
+    this.pool.startLazily();
     return this.runtime.submit(this, method, args);
   }
 

@@ -58,7 +58,8 @@ impl RuntimeCore {
         self.ctl.meter().used() as f64
     }
 
-    /// `[bytes, slots, waiting, seats, retired]`, from the controller's own accounting.
+    /// `[bytes, slots, waiting, seats, retired, staging]`, from the controller's own
+    /// accounting.
     pub fn occupancy(&self) -> Vec<f64> {
         let o = self.ctl.occupancy();
         vec![
@@ -67,6 +68,7 @@ impl RuntimeCore {
             f64::from(o.waiting),
             f64::from(o.seats),
             f64::from(o.retired),
+            o.staging as f64,
         ]
     }
 
