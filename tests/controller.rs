@@ -394,11 +394,10 @@ fn invalid_result_words_fail_the_call_with_a_reason() {
     let Take::Call(c) = port.take() else {
         panic!("no call")
     };
-    // The worker scribbles over its result words before publishing them: a result address
+    // The worker scribbles over its result record after publishing it: a result address
     // outside its arena.
     port.complete(c, status::OK, b"y").unwrap();
-    let slot = &block.slots[c.slot as usize];
-    slot.res_ptr.store(0xdead_0000, Ordering::Relaxed);
+    block.result(seat, 0).unwrap()[layout::result::PTR].store(0xdead_0000, Ordering::Relaxed);
     match ctl.poll(task).unwrap() {
         Poll::Done(d) => {
             assert_eq!(d.call_id, id);

@@ -2,7 +2,7 @@
 //! and completion ring per worker, in one allocation that the page owns. The page hands
 //! each worker the addresses it needs in its start-up handshake.
 
-use crate::layout::{Doorbell, Slot, WorkerCell, MAX_SLOTS};
+use crate::layout::{result, Doorbell, Slot, WorkerCell, MAX_SLOTS};
 use crate::spsc::SpscWords;
 use crate::sync::AtomicU32;
 use crate::work::{CapacityError, WorkQueue};
@@ -32,8 +32,11 @@ pub struct TaskBlock {
     pub slots: Box<[Slot]>,
     /// One cell per worker index.
     pub cells: Box<[WorkerCell]>,
-    /// The workers' completion rings, `ring_cap` entries each, worker after worker.
+    /// The seats' completion rings, `ring_cap` entries each, seat after seat.
     pub rings: Box<[AtomicU32]>,
+    /// The seats' result records (`layout::result`), one beside each ring entry: the record
+    /// at ring position `p` of seat `s` is `results[(s * ring_cap + p % ring_cap) * 4..][..4]`.
+    pub results: Box<[AtomicU32]>,
     /// Entries of each worker's completion ring (a power of two no smaller than the slots:
     /// a worker never holds more completions than there are slots).
     pub ring_cap: u32,
@@ -48,6 +51,8 @@ pub enum ShapeError {
     Workers,
     /// The work queue's capacity.
     Capacity(CapacityError),
+    /// The block's bytes do not fit under the runtime's shared-memory ceiling.
+    Memory(u64),
 }
 
 impl core::fmt::Display for ShapeError {
@@ -56,6 +61,10 @@ impl core::fmt::Display for ShapeError {
             ShapeError::Slots(n) => write!(f, "{n} call slots: a task has 1 to {MAX_SLOTS}"),
             ShapeError::Workers => f.write_str("a task needs at least one worker"),
             ShapeError::Capacity(e) => e.fmt(f),
+            ShapeError::Memory(n) => write!(
+                f,
+                "the task's {n} bytes of shared state do not fit under maxSharedMemoryBytes"
+            ),
         }
     }
 }
@@ -97,6 +106,10 @@ impl TaskBlock {
                 .map(|_| AtomicU32::new(0))
                 .collect::<Vec<_>>()
                 .into(),
+            results: (0..(ring_cap as usize) * (workers as usize) * result::WORDS)
+                .map(|_| AtomicU32::new(0))
+                .collect::<Vec<_>>()
+                .into(),
             ring_cap,
         })
     }
@@ -117,11 +130,21 @@ impl TaskBlock {
         })
     }
 
+    /// The result record of ring position `pos` of seat `seat`.
+    pub fn result(&self, seat: u32, pos: u32) -> Option<&[AtomicU32]> {
+        if seat as usize >= self.cells.len() {
+            return None;
+        }
+        let at = (seat as usize * self.ring_cap as usize + (pos & (self.ring_cap - 1)) as usize)
+            * result::WORDS;
+        self.results.get(at..at + result::WORDS)
+    }
+
     /// Bytes of shared memory the block takes (for the page's accounting).
     pub fn footprint(&self) -> usize {
         core::mem::size_of::<TaskBlock>()
             + self.slots.len() * core::mem::size_of::<Slot>()
             + self.cells.len() * core::mem::size_of::<WorkerCell>()
-            + (self.rings.len() + self.queue.capacity() as usize) * 4
+            + (self.rings.len() + self.results.len() + self.queue.capacity() as usize) * 4
     }
 }

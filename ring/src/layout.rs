@@ -17,18 +17,19 @@
 //! | [`Slot::state`] | page (FREE→PENDING, RUNNING→PENDING on a requeue, PENDING→FREE on a drop, RUNNING→ABANDONED, DONE→FREE), worker (PENDING→RUNNING, RUNNING/ABANDONED→DONE), each by compare-and-swap | both | the slot returns to FREE when the page has read its result or reclaimed its worker |
 //! | [`Slot`] envelope words (`call_id`, `attempt`, `arg_*`, `flags`) and `inline` | page, while the slot is FREE | worker | with the slot |
 //! | [`Slot::cancel`] | page | worker (`ctx.signal`, `throwIfAborted`) | with the slot |
-//! | [`Slot`] result words (`res_*`) | the worker that owns the RUNNING state | page, after it saw DONE | with the slot |
 //! | [`WorkerCell`] worker line (`beat`, `phase`, `completed`, `running`, `ring_tail`, `arena_write`, `req_len`) | its worker | page | the cell is reset when a new worker takes the index |
 //! | [`WorkerCell`] page line (`owner`, `quota`, `ring_head`, `arena_read`, `arena_base`, `arena_cap`, `req_ptr`) | page | the worker | — |
-//! | completion ring entries of worker *i* | worker *i* | page | reset with the cell |
+//! | completion ring entries and result records of seat *i* | the worker on seat *i* | page | reset with the cell |
 //! | work queue `tail` and entries | page | workers | — |
 //! | work queue `head` | any worker or the page (compare-and-swap, helping) | all | — |
 //! | [`Doorbell`] `seq` | whoever publishes (bumps it) | the sleeper (waits on it) | — |
 //! | [`Doorbell`] `sleepers` | sleepers (count in/out) | the publisher (notify only when > 0) | — |
 //!
-//! Results never go into a slot: a worker writes them into its own arena (or a buffer the page
-//! granted it), so a slot's arguments survive a requeue and a terminated worker that is
-//! still finishing its last instructions can only write into memory that belongs to it.
+//! A worker writes nothing into a slot but its state word (by compare-and-swap): its result
+//! goes into its own arena (or a buffer the page granted it) and the result's description
+//! into the record beside its completion-ring entry, all memory of its seat. So a slot's
+//! arguments survive a requeue, and a terminated worker that is still finishing its last
+//! instructions can only write into memory that belongs to its own (quarantined) seat.
 
 use crate::sync::AtomicU32 as SyncU32;
 use core::cell::UnsafeCell;
@@ -36,10 +37,10 @@ use core::mem::{offset_of, size_of};
 use core::sync::atomic::AtomicU32;
 
 /// Bumped whenever a struct below changes shape.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Bumped whenever the start-up handshake or the meaning of a shared word changes.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Bytes of arguments a slot holds inline; larger arguments live in a heap buffer of the
 /// page's that the slot points at.
@@ -127,7 +128,23 @@ pub const fn entry_slot(entry: u32) -> u32 {
     entry >> ENTRY_SLOT_SHIFT
 }
 
-/// `Slot::res_status` values.
+/// The words of a result record, beside each completion-ring entry: what the worker
+/// reports about the result of the call the entry names.
+pub mod result {
+    /// [`super::status`] of the result.
+    pub const STATUS: usize = 0;
+    /// Where the encoded result is: inside the worker's arena, or the buffer the page granted.
+    pub const PTR: usize = 1;
+    /// Length of the encoded result.
+    pub const LEN: usize = 2;
+    /// The arena position just past the result (the page releases the arena up to it once
+    /// it has read the result); unused for a granted buffer.
+    pub const END: usize = 3;
+    /// Words per record.
+    pub const WORDS: usize = 4;
+}
+
+/// `result::STATUS` values.
 pub mod status {
     /// The handler returned; the result bytes hold its value.
     pub const OK: u32 = 0;
@@ -170,16 +187,7 @@ pub struct Slot {
     pub arg_len: AtomicU32,
     /// Call flags (reserved: transfer options).
     pub flags: AtomicU32,
-    /// [`status`] of the result.
-    pub res_status: AtomicU32,
-    /// Where the encoded result is: inside the owner's arena, or the buffer the page granted it.
-    pub res_ptr: AtomicU32,
-    /// Length of the encoded result.
-    pub res_len: AtomicU32,
-    /// The owner's arena position just past the result (the page releases the arena up to
-    /// it once it has read the result); 0 for a granted buffer.
-    pub res_end: AtomicU32,
-    _reserved: [AtomicU32; 5],
+    _reserved: [AtomicU32; 9],
     /// The arguments, when they fit.
     pub inline: UnsafeCell<[u8; INLINE_BYTES]>,
 }
@@ -199,10 +207,6 @@ impl Default for Slot {
             arg_ptr: AtomicU32::new(INLINE_PTR),
             arg_len: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            res_status: AtomicU32::new(status::OK),
-            res_ptr: AtomicU32::new(0),
-            res_len: AtomicU32::new(0),
-            res_end: AtomicU32::new(0),
             _reserved: Default::default(),
             inline: UnsafeCell::new([0; INLINE_BYTES]),
         }
@@ -294,7 +298,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 56] {
+pub fn constants() -> [(&'static str, u32); 57] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
@@ -309,10 +313,11 @@ pub fn constants() -> [(&'static str, u32); 56] {
         ("SLOT_ARG_PTR", offset_of!(Slot, arg_ptr) as u32),
         ("SLOT_ARG_LEN", offset_of!(Slot, arg_len) as u32),
         ("SLOT_FLAGS", offset_of!(Slot, flags) as u32),
-        ("SLOT_RES_STATUS", offset_of!(Slot, res_status) as u32),
-        ("SLOT_RES_PTR", offset_of!(Slot, res_ptr) as u32),
-        ("SLOT_RES_LEN", offset_of!(Slot, res_len) as u32),
-        ("SLOT_RES_END", offset_of!(Slot, res_end) as u32),
+        ("RESULT_STATUS", result::STATUS as u32),
+        ("RESULT_PTR", result::PTR as u32),
+        ("RESULT_LEN", result::LEN as u32),
+        ("RESULT_END", result::END as u32),
+        ("RESULT_WORDS", result::WORDS as u32),
         ("SLOT_INLINE", offset_of!(Slot, inline) as u32),
         ("STATE_FREE", state::FREE),
         ("STATE_PENDING", state::PENDING),

@@ -88,6 +88,12 @@ impl<'a> Producer<'a> {
         }
     }
 
+    /// The count of entries pushed so far: the position the next push fills (a record kept
+    /// beside the ring at this position is published by that push).
+    pub fn position(&self) -> u32 {
+        self.tail
+    }
+
     /// Publishes `value`, or hands it back when the ring is full.
     #[inline]
     pub fn push(&mut self, value: u32) -> Result<(), SpscPushError> {

@@ -127,8 +127,13 @@ impl Controller {
         if shape.max_in_flight == 0 || shape.slots < shape.max_in_flight {
             return Err(ShapeError::Slots(shape.slots));
         }
+        // Reuse the index of a task removed and released, so a page that defines and disposes
+        // tasks for ever keeps a bounded table.
+        let index = (0..self.tasks.len())
+            .find(|&i| self.tasks[i].is_none() && self.retired.get(i).is_none_or(Option::is_none))
+            .unwrap_or(self.tasks.len());
         let block = TaskBlock::new(
-            self.tasks.len() as u32,
+            index as u32,
             shape.slots,
             shape
                 .workers
@@ -138,15 +143,15 @@ impl Controller {
         )?;
         let footprint = block.footprint() as u64;
         if !self.meter.take(footprint) {
-            return Err(ShapeError::Slots(shape.slots));
+            return Err(ShapeError::Memory(footprint));
         }
-        let index = self.tasks.len() as u32;
-        self.tasks.push(Some(TaskState::new(
-            Arc::new(block),
-            shape.workers,
-            shape.max_in_flight,
-        )));
-        Ok(index)
+        let state = TaskState::new(Arc::new(block), shape.workers, shape.max_in_flight);
+        if index == self.tasks.len() {
+            self.tasks.push(Some(state));
+        } else {
+            self.tasks[index] = Some(state);
+        }
+        Ok(index as u32)
     }
 
     fn task(&self, task: u32) -> Result<&TaskState, NoSuchTask> {

@@ -9,7 +9,8 @@
 use super::meter::{Meter, Metered};
 use atelier_ring::arena::{self, ARENA_DEFAULT};
 use atelier_ring::layout::{
-    self, cancel, entry, entry_slot, pack, state, INLINE_BYTES, INLINE_PTR, STATE_OWNER_MASK,
+    self, cancel, entry, entry_slot, pack, result, state, INLINE_BYTES, INLINE_PTR,
+    STATE_OWNER_MASK,
 };
 use atelier_ring::{addr, doorbell, Consumer, PushError, SpscPopError, TaskBlock};
 use std::collections::{HashMap, VecDeque};
@@ -113,18 +114,33 @@ pub enum Outcome {
 pub enum Invalid {
     /// `res_status` is not a known status.
     Status(u32),
-    /// `res_ptr`/`res_len`/`res_end` do not name bytes in the worker's arena or its granted
-    /// buffer.
-    Buffer(u32),
+    /// `res_ptr`/`res_len`/`res_end` do not name bytes in the worker's arena (whose read
+    /// position the page holds at `read`) or its granted buffer.
+    Buffer {
+        /// `res_ptr`.
+        ptr: u32,
+        /// `res_len`.
+        len: u32,
+        /// `res_end`.
+        end: u32,
+        /// The page's arena read position.
+        read: u32,
+    },
 }
 
 impl core::fmt::Display for Invalid {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Invalid::Status(s) => write!(f, "unknown result status {s}"),
-            Invalid::Buffer(p) => write!(
+            Invalid::Buffer {
+                ptr,
+                len,
+                end,
+                read,
+            } => write!(
                 f,
-                "result address {p:#x} is not inside the worker's arena or granted buffer"
+                "a result of {len} bytes at {ptr:#x} ending at arena position {end} (read up to \
+                 {read}) is not inside the worker's arena or granted buffer"
             ),
         }
     }
@@ -178,7 +194,7 @@ pub(crate) struct TaskState {
     workers: u32,
     max_in_flight: u32,
     next_owner: u32,
-    /// Completions found by sweeping a reclaimed seat: (seat, slot, generation).
+    /// Completions taken off a reclaimed seat's ring: (seat, entry, ring position).
     recovered: VecDeque<(u32, u32, u32)>,
     /// The seat `poll` looks at first (round robin).
     next_seat: usize,
@@ -189,13 +205,24 @@ pub(crate) struct TaskState {
     pub(crate) footprint: u64,
 }
 
-/// The slot, seat and generation of the completion handed out by the last poll.
+/// The completion handed out by the last poll: its seat, its slot, and what the worker gets
+/// back once the page has read the result.
 #[derive(Clone, Copy)]
 pub(crate) struct Current {
     seat: u32,
     slot: u32,
-    /// Where the arena is released to, or `None` for a granted buffer.
-    end: Option<u32>,
+    space: Space,
+}
+
+/// Where a result lay.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Space {
+    /// In the worker's arena, which is released up to this position.
+    Arena(u32),
+    /// In the buffer the page granted the worker, which is freed.
+    Grant,
+    /// Nowhere valid: nothing is released (the worker that wrote it is replaced).
+    Invalid,
 }
 
 impl TaskState {
@@ -460,8 +487,8 @@ impl TaskState {
 
     /// Takes the next finished call of the task, validated.
     pub(crate) fn poll(&mut self) -> Option<(Completion, Current)> {
-        while let Some((seat, slot, gen)) = self.recovered.pop_front() {
-            if let Some(done) = self.read_completion(seat, slot, gen) {
+        while let Some((seat, e, pos)) = self.recovered.pop_front() {
+            if let Some(done) = self.read_completion(seat, e, pos) {
                 return Some(done);
             }
         }
@@ -471,9 +498,8 @@ impl TaskState {
             if self.seats[seat].state != SeatState::Live {
                 continue;
             }
-            while let Some(e) = self.pop_ring(seat) {
-                if let Some(done) = self.read_completion(seat as u32, entry_slot(e), layout::gen(e))
-                {
+            while let Some((e, pos)) = self.pop_ring(seat) {
+                if let Some(done) = self.read_completion(seat as u32, e, pos) {
                     self.next_seat = (seat + 1) % n;
                     return Some(done);
                 }
@@ -482,13 +508,16 @@ impl TaskState {
         None
     }
 
-    fn pop_ring(&mut self, seat: usize) -> Option<u32> {
+    /// The next entry of a seat's completion ring, with its position (where its result
+    /// record is).
+    fn pop_ring(&mut self, seat: usize) -> Option<(u32, u32)> {
         let words = self.block.ring(seat as u32)?;
-        let mut rx = Consumer::new(words, self.seats[seat].head);
+        let pos = self.seats[seat].head;
+        let mut rx = Consumer::new(words, pos);
         match rx.pop() {
             Ok(e) => {
                 self.seats[seat].head = rx.position();
-                Some(e)
+                Some((e, pos))
             }
             Err(SpscPopError::Empty) => None,
             Err(SpscPopError::Corrupt) => {
@@ -500,14 +529,10 @@ impl TaskState {
         }
     }
 
-    /// Validates the completion of publication `gen` of slot `index` by seat `seat`'s worker.
+    /// Validates the completion `e` that seat `seat`'s worker pushed at ring position `pos`.
     /// Completions of calls the page already settled are released here and not returned.
-    fn read_completion(
-        &mut self,
-        seat: u32,
-        index: u32,
-        gen: u32,
-    ) -> Option<(Completion, Current)> {
+    fn read_completion(&mut self, seat: u32, e: u32, pos: u32) -> Option<(Completion, Current)> {
+        let (index, gen) = (entry_slot(e), layout::gen(e));
         let (Some(record), Some(slot), Some(s)) = (
             self.records.get(index as usize),
             self.block.slots.get(index as usize),
@@ -516,8 +541,12 @@ impl TaskState {
             self.ignored += 1;
             return None;
         };
-        // Acquire: pairs with the worker's Release CAS to DONE, so the result words and bytes
-        // written before it are visible.
+        // Acquire: pairs with the worker's Release CAS to DONE, so the result bytes written
+        // before it are visible (the record beside the entry was published by the ring).
+        let Some(words) = self.block.result(seat, pos) else {
+            self.ignored += 1;
+            return None;
+        };
         if !record.busy
             || record.gen != gen
             || slot.state.load(Ordering::Acquire) != pack(state::DONE, s.owner, gen)
@@ -528,26 +557,28 @@ impl TaskState {
         let worker = seat / SEATS_PER_WORKER;
         let call_id = record.call_id;
         let settled = record.settled;
-        let status = slot.res_status.load(Ordering::Relaxed);
-        let ptr = slot.res_ptr.load(Ordering::Relaxed);
-        let len = slot.res_len.load(Ordering::Relaxed);
-        let end = slot.res_end.load(Ordering::Relaxed);
+        // Relaxed: published by the ring's Release store of its tail (see above).
+        let status = words[result::STATUS].load(Ordering::Relaxed);
+        let ptr = words[result::PTR].load(Ordering::Relaxed);
+        let len = words[result::LEN].load(Ordering::Relaxed);
+        let end = words[result::END].load(Ordering::Relaxed);
         let mut current = Current {
             seat,
             slot: index,
-            end: None,
+            space: Space::Invalid,
         };
         let located = if let Some((g, _)) = s
             .grant
             .as_ref()
             .filter(|(g, w)| *w == ptr && len <= g.capacity())
         {
+            current.space = Space::Grant;
             Some(g.as_ptr() as usize)
         } else if let Some(a) = s.arena.as_ref() {
             let cap = a.capacity();
             let offset = ptr.wrapping_sub(s.arena_word);
             if arena::check(cap, s.read, offset, len, end) {
-                current.end = Some(end);
+                current.space = Space::Arena(end);
                 Some(a.as_ptr() as usize + offset as usize)
             } else {
                 None
@@ -562,7 +593,12 @@ impl TaskState {
             return None;
         }
         let outcome = match (status, located) {
-            (_, None) => Outcome::Invalid(Invalid::Buffer(ptr)),
+            (_, None) => Outcome::Invalid(Invalid::Buffer {
+                ptr,
+                len,
+                end,
+                read: s.read,
+            }),
             (layout::status::OK, Some(_)) => Outcome::Returned,
             (layout::status::THREW, Some(_)) => Outcome::Threw,
             (other, Some(_)) => Outcome::Invalid(Invalid::Status(other)),
@@ -586,22 +622,22 @@ impl TaskState {
     /// Releases a completion handed out by `poll`: the worker's arena (or grant), the slot,
     /// and starts waiting calls on it.
     pub(crate) fn release(&mut self, current: Current) -> Result<(), QueueCorrupt> {
-        let Current { seat, slot, end } = current;
+        let Current { seat, slot, space } = current;
         if let Some(s) = self.seats.get_mut(seat as usize) {
             let cell = &self.block.cells[seat as usize];
-            match end {
-                Some(end) => {
+            match space {
+                Space::Arena(end) => {
                     s.read = end;
                     // Release: our reads of the result happen-before the worker overwrites it.
                     cell.arena_read.store(end, Ordering::Release);
                 }
-                None => {
-                    if s.grant.take().is_some() {
-                        // Release: our reads of the granted buffer happen-before the worker
-                        // asks for the next one.
-                        cell.req_ptr.store(0, Ordering::Release);
-                    }
+                Space::Grant => {
+                    s.grant = None;
+                    // Release: our reads of the granted buffer happen-before the worker asks
+                    // for the next one.
+                    cell.req_ptr.store(0, Ordering::Release);
                 }
+                Space::Invalid => {}
             }
         }
         self.free_slot(slot);
@@ -691,12 +727,15 @@ impl TaskState {
         self.sweep(seat, requeue)
     }
 
-    /// Takes back what the worker on `seat` held: its published completions go to
-    /// `recovered`, its running calls are requeued or failed, its abandoned ones freed.
+    /// Takes back what the worker on `seat` held: the completions it published go to
+    /// `recovered` (read by `poll`), its running calls are requeued or failed, its abandoned
+    /// ones freed. A call it moved to DONE but never pushed on its ring (it died in between)
+    /// counts as running: its result is not trusted without its record.
     fn sweep(&mut self, seat: u32, requeue: bool) -> Result<Vec<u32>, QueueCorrupt> {
-        while let Some(e) = self.pop_ring(seat as usize) {
-            self.recovered
-                .push_back((seat, entry_slot(e), layout::gen(e)));
+        let mut published = Vec::new();
+        while let Some((e, pos)) = self.pop_ring(seat as usize) {
+            published.push(e);
+            self.recovered.push_back((seat, e, pos));
         }
         let owner = self.seats[seat as usize].owner;
         let mut failed = Vec::new();
@@ -713,37 +752,14 @@ impl TaskState {
                 continue;
             }
             let kind = layout::kind(now);
-            if kind == state::DONE {
-                self.recovered.push_back((seat, index, gen));
+            if kind == state::DONE && published.contains(&entry(index, gen)) {
                 continue;
             }
-            if kind != state::RUNNING && kind != state::ABANDONED {
+            if kind != state::RUNNING && kind != state::ABANDONED && kind != state::DONE {
                 continue;
             }
-            let settled = record.settled || kind == state::ABANDONED;
-            if requeue && !settled {
-                // Acquire: a completion that beat us must be read whole.
-                if slot
-                    .state
-                    .compare_exchange(
-                        now,
-                        pack(state::FREE, 0, gen),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_err()
-                {
-                    self.recovered.push_back((seat, index, gen));
-                    continue;
-                }
-                let record = &mut self.records[index as usize];
-                let (call_id, attempt) = (record.call_id, record.attempt + 1);
-                if let Some(args) = record.args.take() {
-                    self.publish(index, call_id, attempt, args, &[])?;
-                    requeued = true;
-                }
-                continue;
-            }
+            // Taken back from the dead worker; a CAS, since a terminated thread may still
+            // complete it in its last instructions (its entry then finds the slot moved on).
             if slot
                 .state
                 .compare_exchange(
@@ -754,11 +770,21 @@ impl TaskState {
                 )
                 .is_err()
             {
-                self.recovered.push_back((seat, index, gen));
+                // It completed just now: its entry is read at the end of the quarantine.
+                continue;
+            }
+            let record = &mut self.records[index as usize];
+            let settled = record.settled || kind == state::ABANDONED;
+            if requeue && !settled {
+                let (call_id, attempt) = (record.call_id, record.attempt + 1);
+                if let Some(args) = record.args.take() {
+                    self.publish(index, call_id, attempt, args, &[])?;
+                    requeued = true;
+                }
                 continue;
             }
             if !settled {
-                failed.push(self.records[index as usize].call_id);
+                failed.push(record.call_id);
             }
             self.free_slot(index);
         }

@@ -188,10 +188,10 @@ export class WorkerPool {
       }
     });
     worker.addEventListener('error', (event) => {
-      if (m.worker !== worker) return;
-      // The runtime handles the crash (the calls it hit reject with WorkerCrashedError):
-      // the error does not also surface as the page's own uncaught error.
+      // The runtime handles the crash (the calls it hit reject with WorkerCrashedError), or
+      // already replaced this worker: the error does not also surface as the page's own.
       event.preventDefault();
+      if (m.worker !== worker) return;
       const loading = m.status === 'starting';
       const where = event.filename ? ` (${event.filename}:${event.lineno})` : '';
       const what = event.message || (loading ? 'the worker script failed to load (a missing file, a syntax error, or missing COOP/COEP/CORP headers on the script)' : 'an uncaught error');
@@ -201,6 +201,12 @@ export class WorkerPool {
       if (m.worker !== worker) return;
       this.crash(m, 'error', undefined, `worker ${m.index} of task ${task.name} received a message it could not deserialize`);
     });
+  }
+
+  /** Worker `index` wrote invalid words into shared memory: it is replaced, as a crash. */
+  corrupt(index, message) {
+    const m = this.members[index];
+    if (m && m.worker) this.crash(m, 'error', undefined, message);
   }
 
   /**

@@ -144,8 +144,15 @@ class Runtime {
     }, QUARANTINE_MS * 2);
   }
 
-  /** Makes sure the pump looks at the completion rings soon (a recovered completion). */
+  /**
+   * Makes the pump look at the completion rings again (a completion recovered from a dead
+   * worker's seat rings no doorbell): rings the completion doorbell itself.
+   */
   wakePump() {
+    const i32 = this.views.i32;
+    const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
+    Atomics.add(i32, seqWord, 1);
+    Atomics.notify(i32, seqWord);
     if (!this.pumping && this.calls.size > 0) this.pump();
   }
 
@@ -221,11 +228,10 @@ class Runtime {
     this.calls.delete(id);
     task.outstanding--;
     if (outcome === 2) {
-      call.reject(
-        new Error(
-          `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote an invalid result for ${call.method}(): ${this.core.invalidReason()}`,
-        ),
-      );
+      const message = `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote an invalid result for ${call.method}(): ${this.core.invalidReason()}`;
+      call.reject(new Error(message));
+      // A worker that writes garbage into shared memory is replaced.
+      task.pool.corrupt(out[base + OUT_WORKER], message);
       return;
     }
     let value;

@@ -86,7 +86,7 @@ impl RuntimeCore {
                 workers,
                 slots,
             })
-            .map_err(|e| JsError::new(&format!("maxInFlight: {e}")))
+            .map_err(|e| JsError::new(&format!("defineTask: {e}")))
     }
 
     /// Forgets a task (after its workers were terminated); returns the ids of its calls.
@@ -102,7 +102,7 @@ impl RuntimeCore {
     }
 
     /// The addresses a worker of the task needs: `[slots, slotCount, cells, queueHead,
-    /// queueTail, queueEntries, queueCap, workBell, doneBell, rings, ringCap]`.
+    /// queueTail, queueEntries, queueCap, workBell, doneBell, rings, ringCap, results]`.
     #[wasm_bindgen(js_name = taskInfo)]
     pub fn task_info(&self, task: u32) -> Vec<u32> {
         let Ok(b) = self.ctl.block(task) else {
@@ -120,6 +120,7 @@ impl RuntimeCore {
             addr(&*b.done_bell),
             addr(b.rings.as_ptr()),
             b.ring_cap,
+            addr(b.results.as_ptr()),
         ]
     }
 

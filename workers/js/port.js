@@ -19,7 +19,7 @@ export function pack(kind, owner, gen) {
 }
 
 /** The names of the task-info array the page sends in the handshake (RuntimeCore.taskInfo). */
-export const INFO = ['slots', 'slotCount', 'cells', 'queueHead', 'queueTail', 'queueEntries', 'queueCap', 'workBell', 'doneBell', 'rings', 'ringCap'];
+export const INFO = ['slots', 'slotCount', 'cells', 'queueHead', 'queueTail', 'queueEntries', 'queueCap', 'workBell', 'doneBell', 'rings', 'ringCap', 'results'];
 
 export class Port {
   /**
@@ -48,6 +48,7 @@ export class Port {
     this.qEntries = info.queueEntries >>> 2;
     this.qMask = info.queueCap - 1;
     this.ringEntries = (info.rings >>> 2) + seat * info.ringCap;
+    this.records = (info.results >>> 2) + seat * info.ringCap * L.RESULT_WORDS;
     this.ringMask = info.ringCap - 1;
     this.ringTail = Atomics.load(u32, this.cell + (L.CELL_RING_TAIL >>> 2));
     this.ringHeadCache = this.ringTail;
@@ -190,21 +191,25 @@ export class Port {
    * Publishes the result of the call on `slot`: `len` bytes at `ptr`, ending the arena at
    * `end` (or -1 for a granted buffer). Returns false when the page took the call back
    * first (the result is dropped).
+   *
+   * The result's description goes into the record beside the ring position the entry will
+   * fill (memory of this worker's seat), never into the slot: a terminated worker that lost
+   * the slot to a requeue must not touch what the next attempt writes.
    */
   complete(slot, status, ptr, len, end) {
     const u32 = this.views.u32;
     const gen = this.gens[slot];
-    const base = (this.slots + slot * L.SLOT_SIZE) >>> 2;
-    u32[base + (L.SLOT_RES_STATUS >>> 2)] = status;
-    u32[base + (L.SLOT_RES_PTR >>> 2)] = ptr;
-    u32[base + (L.SLOT_RES_LEN >>> 2)] = len;
-    u32[base + (L.SLOT_RES_END >>> 2)] = end < 0 ? 0 : end;
-    const done = pack(L.STATE_DONE, this.owner, gen);
+    const rec = this.records + (this.ringTail & this.ringMask) * L.RESULT_WORDS;
+    u32[rec + L.RESULT_STATUS] = status;
+    u32[rec + L.RESULT_PTR] = ptr;
+    u32[rec + L.RESULT_LEN] = len;
+    u32[rec + L.RESULT_END] = end < 0 ? 0 : end;
     const word = this.stateWord(slot);
+    const done = pack(L.STATE_DONE, this.owner, gen);
     const running = pack(L.STATE_RUNNING, this.owner, gen);
     const abandoned = pack(L.STATE_ABANDONED, this.owner, gen);
-    // Atomics are sequentially consistent: the result words above are published by this
-    // compare-and-swap, which the page reads with Acquire.
+    // Atomics are sequentially consistent: the result bytes are published by this
+    // compare-and-swap, which the page reads with Acquire; the record by the ring's tail.
     const published =
       Atomics.compareExchange(u32, word, running, done) === running ||
       Atomics.compareExchange(u32, word, abandoned, done) === abandoned;

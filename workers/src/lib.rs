@@ -10,7 +10,7 @@
 #![warn(missing_docs)]
 
 use atelier_ring::layout::{
-    self, entry, entry_slot, pack, state, status, worker_state, GRANT_REFUSED,
+    self, entry, entry_slot, pack, result, state, status, worker_state, GRANT_REFUSED,
 };
 use atelier_ring::{addr, arena, doorbell, Producer, SpscPushError, TakeError, TaskBlock};
 use atelier_ring::{WorkerCell, TASK_MAGIC};
@@ -229,16 +229,23 @@ impl<'a> WorkerPort<'a> {
         unsafe {
             core::ptr::copy_nonoverlapping(bytes.as_ptr(), addr::from_word(ptr), bytes.len())
         };
+        // The result's description goes into the record beside the ring position the entry
+        // will fill: memory of this worker's seat, never the slot (a terminated worker that
+        // lost the slot to a requeue must not touch what the next attempt writes).
+        let pos = self.ring.position();
+        let Some(record) = self.block.result(self.seat, pos) else {
+            return Err(CompleteError::RingCorrupt);
+        };
+        // Relaxed: published with the entry by the ring's Release store of its tail.
+        record[result::STATUS].store(result_status, Ordering::Relaxed);
+        record[result::PTR].store(ptr, Ordering::Relaxed);
+        record[result::LEN].store(len, Ordering::Relaxed);
+        record[result::END].store(end.unwrap_or(0), Ordering::Relaxed);
         let slot = &self.block.slots[claim.slot as usize];
-        // Relaxed: published by the Release compare-and-swap to DONE below.
-        slot.res_status.store(result_status, Ordering::Relaxed);
-        slot.res_ptr.store(ptr, Ordering::Relaxed);
-        slot.res_len.store(len, Ordering::Relaxed);
-        slot.res_end.store(end.unwrap_or(0), Ordering::Relaxed);
         let done = pack(state::DONE, self.owner, claim.gen);
-        // Release: the result words and bytes written above happen-before the page's Acquire
-        // load of DONE. RUNNING or ABANDONED (the page already settled the call) both move
-        // to DONE; anything else means the page took the call back.
+        // Release: the result bytes written above happen-before the page's Acquire load of
+        // DONE. RUNNING or ABANDONED (the page already settled the call) both move to DONE;
+        // anything else means the page took the call back.
         let published = [state::RUNNING, state::ABANDONED].into_iter().any(|kind| {
             slot.state
                 .compare_exchange(
