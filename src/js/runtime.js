@@ -30,12 +30,6 @@ let runtimeCount = 0;
 const PAGE_SPIN_MS = 0.02;
 
 /**
- * The page watches the doorbell only while this few calls are outstanding: with many, the
- * completions stream in, and sleeping lets them gather into larger batches.
- */
-const SPIN_MAX_OUTSTANDING = 4;
-
-/**
  * Calls pending in shared memory (where workers take them without the page), beyond those
  * running: the contract's default `maxQueueDepth` (twice `maxInFlight` for a pool, 2 for a
  * singleton). Further calls wait in the page for a slot.
@@ -251,7 +245,15 @@ class Runtime {
     }
   }
 
-  /** Drains completions while calls are outstanding, sleeping on the completion doorbell. */
+  /**
+   * Drains completions while calls are outstanding, sleeping on the completion doorbell.
+   *
+   * After a round that settled calls it yields a microtask, so that their callers run (and
+   * submit their next calls) before it looks again. After a round that settled nothing it
+   * watches the doorbell for PAGE_SPIN_MS before it sleeps: workers chain the calls pending in
+   * shared memory by themselves, and a page that is awake when they finish refills those
+   * slots at once instead of paying the task hop that resolving Atomics.waitAsync costs.
+   */
   async pump() {
     this.pumping = true;
     const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
@@ -267,17 +269,14 @@ class Runtime {
         try {
           const settled = this.drain();
           if (this.calls.size === 0) return;
-          // Watch only when this round settled nothing: right after a batch, the callers'
-          // next calls are still queued as microtasks, and the count says nothing yet.
-          if (settled === 0 && this.calls.size <= SPIN_MAX_OUTSTANDING) {
-            // Let calls made in the same burst (a loop, Promise.all) be submitted first.
-            if (first) {
-              first = false;
-              await null;
-              if (this.calls.size > SPIN_MAX_OUTSTANDING) continue;
-            }
-            if (spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+          if (settled > 0 || first) {
+            // Let the callers run; on the first round, let a burst of calls (a loop,
+            // Promise.all) be submitted before watching.
+            first = false;
+            await null;
+            continue;
           }
+          if (spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
           const r = Atomics.waitAsync(i32, seqWord, seen);
           if (r.async) await r.value;
         } finally {

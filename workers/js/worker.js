@@ -30,8 +30,11 @@ const SPIN_MS = 0.1;
 const SPIN_MS_NO_SPARE_CORE = 0.01;
 /** How long a sleeping worker waits before it beats its heartbeat and sleeps again. */
 const PARK_MS = 500;
-/** A worker running call after call yields to its event loop this often (timers, awaits). */
-const YIELD_MS = 4;
+/**
+ * A worker running call after call without a pause yields to its event loop this often, so
+ * that timers, messages and awaits in its handlers still run.
+ */
+const YIELD_MS = 20;
 
 let started = false;
 
@@ -90,8 +93,14 @@ function abortError(code) {
   return new DOMException(why, 'AbortError');
 }
 
-/** Yields to the event loop (a macrotask, so timers and messages run). */
-function macrotask() {
+/**
+ * Yields to the event loop (a task, so timers and messages run): `scheduler.yield()` where
+ * it exists, since chained `setTimeout(0)`s are clamped to 4 ms each.
+ */
+function yieldToEventLoop() {
+  const s = globalThis.scheduler;
+  if (s && typeof s.yield === 'function') return s.yield();
+  if (s && typeof s.postTask === 'function') return s.postTask(() => {});
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
@@ -118,8 +127,12 @@ class PullLoop {
     const port = this.port;
     for (;;) {
       let slot = port.take();
-      if (slot === -1) slot = this.spin();
-      if (slot === -1) slot = await this.park();
+      if (slot === -1) {
+        // Idle: the worker's event loop gets its turn now, so the busy streak starts over.
+        slot = this.spin();
+        if (slot === -1) slot = await this.park();
+        this.lastYield = performance.now();
+      }
       if (slot === -2) throw new Error(`the work queue of this task is corrupt in shared memory; worker ${this.index} stops`);
       if (slot >= 0) {
         const pending = this.runCall(slot);
@@ -128,7 +141,7 @@ class PullLoop {
           pending.then(() => this.kick());
         }
         if (performance.now() - this.lastYield > YIELD_MS) {
-          await macrotask();
+          await yieldToEventLoop();
           this.lastYield = performance.now();
         }
       }
