@@ -337,8 +337,27 @@ pub fn browser_pages(repo: &Repo, filter: Option<&str>) -> Vec<String> {
         }));
     }
     pages.retain(|p| filter.is_none_or(|f| p.contains(f)));
+    // Pages that import the fallback switch run a second time without Atomics.waitAsync.
+    let fallback: Vec<String> = pages
+        .iter()
+        .filter(|p| {
+            std::fs::read_to_string(
+                repo.path(p.trim_start_matches(NONISO_PREFIX).trim_start_matches('/')),
+            )
+            .is_ok_and(|src| src.contains(FALLBACK_SWITCH))
+        })
+        .map(|p| format!("{p}?{FALLBACK_QUERY}"))
+        .collect();
+    pages.extend(fallback);
     pages
 }
+
+/// A page whose source names this module also runs with [`FALLBACK_QUERY`].
+pub const FALLBACK_SWITCH: &str = "no-wait-async.js";
+
+/// The query that makes `tests/browser/no-wait-async.js` delete `Atomics.waitAsync` in the
+/// page and its workers, so the doorbell fallback (API contract B.10) is tested too.
+pub const FALLBACK_QUERY: &str = "nowaitasync=1";
 
 /// Pages whose file name ends so are loaded without the isolation headers.
 pub const NONISO_SUFFIX: &str = ".noniso.html";
@@ -433,10 +452,10 @@ fn browser(repo: &Repo, arg: Option<&str>) -> Outcome {
     let query = std::env::var("ATELIER_PAGE_QUERY").unwrap_or_default();
     for page in &pages {
         let name = short_name(page).to_string();
-        let target = if query.is_empty() {
-            page.clone()
-        } else {
-            format!("{page}?{}", query.trim_start_matches('?'))
+        let target = match (query.is_empty(), page.contains('?')) {
+            (true, _) => page.clone(),
+            (false, true) => format!("{page}&{}", query.trim_start_matches('?')),
+            (false, false) => format!("{page}?{}", query.trim_start_matches('?')),
         };
         let run = run_page(
             &chromium,
@@ -690,7 +709,12 @@ mod tests {
         ] {
             let p = dir.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, "").unwrap();
+            let src = if f.ends_with("b.html") {
+                "import './no-wait-async.js';"
+            } else {
+                ""
+            };
+            std::fs::write(p, src).unwrap();
         }
         let repo = Repo::at(&dir);
         assert_eq!(
@@ -698,7 +722,8 @@ mod tests {
             vec![
                 "/__noniso/tests/browser/a.noniso.html",
                 "/tests/browser/b.html",
-                "/serve/tests/pages/selftest.html"
+                "/serve/tests/pages/selftest.html",
+                "/tests/browser/b.html?nowaitasync=1",
             ]
         );
         assert_eq!(

@@ -13,7 +13,8 @@
 // thread soon, not at once, and its last instructions may still touch its own seat.
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, protocolType } from './protocol.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, protocolType } from './protocol.js';
+import { BELL_SEQ, BELL_SLEEPERS } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
 /** How long a dead worker's seat (and a disposed task's shared memory) is kept before reuse. */
@@ -166,7 +167,9 @@ export class WorkerPool {
       const data = event.data;
       const type = protocolType(data);
       if (type === null || m.worker !== worker) return;
-      if (type === MSG_HELLO) {
+      if (type === MSG_BELL) {
+        task.runtime.wakePump();
+      } else if (type === MSG_HELLO) {
         worker.postMessage({
           __atelier: MSG_INIT,
           memory: wasmMemory,
@@ -201,6 +204,22 @@ export class WorkerPool {
       if (m.worker !== worker) return;
       this.crash(m, 'error', undefined, `worker ${m.index} of task ${task.name} received a message it could not deserialize`);
     });
+  }
+
+  /**
+   * The doorbell fallback (protocol.js): where Atomics.waitAsync is missing, idle workers
+   * sleep until a message; after the page published work, it posts one to each worker
+   * while any of them counts itself asleep on the task's work doorbell.
+   */
+  ringFallbackBell() {
+    const task = this.task;
+    if (task.disposed) return;
+    if (this.bellWord === undefined) this.bellWord = task.runtime.core.taskInfo(task.index)[7] >>> 2;
+    const i32 = task.runtime.views.i32;
+    const seq = Atomics.load(i32, this.bellWord + (BELL_SEQ >>> 2));
+    if (seq === this.bellSeen || Atomics.load(i32, this.bellWord + (BELL_SLEEPERS >>> 2)) === 0) return;
+    this.bellSeen = seq;
+    for (const m of this.members) if (m.worker && m.status === 'running') m.worker.postMessage({ __atelier: MSG_BELL });
   }
 
   /** Worker `index` wrote invalid words into shared memory: it is replaced, as a crash. */

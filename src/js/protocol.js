@@ -8,6 +8,12 @@
 //   worker -> page  { __atelier: 'atelier:ready' }                    attached; pulling calls
 //   worker -> page  { __atelier: 'atelier:fail', error: {name, message} }  could not attach
 //   worker -> page  { __atelier: 'atelier:fault', error: {name, message} } its run loop failed
+//   both ways       { __atelier: 'atelier:bell' }                     the doorbell fallback
+//
+// Where `Atomics.waitAsync` is missing (Firefox ESR 140; API contract B.10) neither the page
+// nor an idle worker can sleep on a doorbell word without blocking its event loop, so the
+// side that publishes also posts `atelier:bell` to a sleeping other side. Calls, arguments and
+// results still travel through shared memory; only the wake-up is a message.
 //
 // `protocol` and `layout` are layout.js's PROTOCOL_VERSION and LAYOUT_FINGERPRINT: a worker
 // that loaded another build of the package fails its start naming both.
@@ -17,6 +23,7 @@ export const MSG_INIT = 'atelier:init';
 export const MSG_READY = 'atelier:ready';
 export const MSG_FAIL = 'atelier:fail';
 export const MSG_FAULT = 'atelier:fault';
+export const MSG_BELL = 'atelier:bell';
 
 /** The handshake message type of `data`, or null for any other message. */
 export function protocolType(data) {

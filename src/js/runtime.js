@@ -99,6 +99,10 @@ class Runtime {
     this.pumping = false;
     this.disposed = false;
     this.coreFreed = false;
+    // Where Atomics.waitAsync is missing (Part B.10), the pump sleeps until a worker's
+    // doorbell message (protocol.js) instead.
+    this.fallback = typeof Atomics.waitAsync !== 'function';
+    this.bellResolve = null;
     this.outWord = this.core.outAddr() >>> 2;
     this.bellWord = this.core.doneBellAddr() >>> 2;
     this.stagingPtr = 0;
@@ -147,6 +151,11 @@ class Runtime {
     const seqWord = this.bellWord + (L.BELL_SEQ >>> 2);
     Atomics.add(i32, seqWord, 1);
     Atomics.notify(i32, seqWord);
+    if (this.bellResolve !== null) {
+      const resolve = this.bellResolve;
+      this.bellResolve = null;
+      resolve();
+    }
     if (!this.pumping && this.calls.size > 0) this.pump();
   }
 
@@ -194,6 +203,7 @@ class Runtime {
       call.resolve = resolve;
       call.reject = reject;
     });
+    if (this.fallback) task.pool.ringFallbackBell();
     if (!this.pumping) this.pump();
     return call.promise;
   }
@@ -208,6 +218,8 @@ class Runtime {
         settled++;
         this.settle(task);
       }
+      // Settling freed slots for calls waiting in the page: wake sleeping workers for them.
+      if (this.fallback) task.pool.ringFallbackBell();
     }
     return settled;
   }
@@ -277,8 +289,17 @@ class Runtime {
             continue;
           }
           if (spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
-          const r = Atomics.waitAsync(i32, seqWord, seen);
-          if (r.async) await r.value;
+          if (this.fallback) {
+            // Counted among the sleepers, so a worker that publishes now posts its bell.
+            await new Promise((resolve) => {
+              this.bellResolve = resolve;
+              if (Atomics.load(i32, seqWord) !== seen) resolve();
+            });
+            this.bellResolve = null;
+          } else {
+            const r = Atomics.waitAsync(i32, seqWord, seen);
+            if (r.async) await r.value;
+          }
         } finally {
           Atomics.sub(this.views.i32, sleepersWord, 1);
         }

@@ -62,6 +62,8 @@ export class Port {
     this.doneSleepers = (info.doneBell + L.BELL_SLEEPERS) >>> 2;
     this.running = 0;
     this.gens = new Uint16Array(this.slotCount);
+    /** Set where Atomics.waitAsync is missing: posts the doorbell fallback's message. */
+    this.postBell = null;
   }
 
   word(name) {
@@ -150,11 +152,17 @@ export class Port {
     return this.arenaBase + (pos & (this.arenaCap - 1));
   }
 
-  /** Wakes the page: it answers buffer requests and reads results when it wakes. */
+  /**
+   * Wakes the page: it answers buffer requests and reads results when it wakes. Without
+   * Atomics.waitAsync the page sleeps on a message instead (protocol.js): `postBell` sends it.
+   */
   ringDoneBell() {
     const u32 = this.views.u32;
     Atomics.add(u32, this.doneSeq, 1);
-    if (Atomics.load(u32, this.doneSleepers) > 0) Atomics.notify(this.views.i32, this.doneSeq, 1);
+    if (Atomics.load(u32, this.doneSleepers) > 0) {
+      Atomics.notify(this.views.i32, this.doneSeq, 1);
+      if (this.postBell !== null) this.postBell();
+    }
   }
 
   /** Waits (blocking this worker, never the page) until `word` no longer holds `value`. */

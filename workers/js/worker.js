@@ -17,7 +17,7 @@
 // it can be terminated at any instruction without leaving anything held.
 import * as L from './layout.js';
 import { Writer, Reader, encode, decodeArgs } from './codec.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, protocolType } from './protocol.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, protocolType } from './protocol.js';
 import { Views } from './views.js';
 import { Port, INFO } from './port.js';
 
@@ -82,6 +82,7 @@ function attach(msg, handlers) {
     info[name] = msg.info[i];
   });
   const port = new Port(views, info, msg.seat);
+  if (typeof Atomics.waitAsync !== 'function') port.postBell = () => self.postMessage({ __atelier: MSG_BELL });
   const cores = (self.navigator && navigator.hardwareConcurrency) || 1;
   const spinMs = cores > (msg.poolSize || 1) ? SPIN_MS : SPIN_MS_NO_SPARE_CORE;
   return new PullLoop(port, views, handlers, info.workBell, msg.index, spinMs);
@@ -121,6 +122,13 @@ class PullLoop {
     this.private = null;
     this.wake = null;
     this.lastYield = performance.now();
+    // Without Atomics.waitAsync an idle worker sleeps until the page's doorbell message.
+    this.waitAsync = typeof Atomics.waitAsync === 'function';
+    if (!this.waitAsync) {
+      self.addEventListener('message', (event) => {
+        if (protocolType(event.data) === MSG_BELL) this.kick();
+      });
+    }
   }
 
   async run() {
@@ -181,14 +189,20 @@ class PullLoop {
       try {
         slot = port.take();
         if (slot !== -1) return slot;
-        const r = Atomics.waitAsync(i32, this.seqWord, seen, PARK_MS);
-        if (r.async) {
-          const woken = new Promise((resolve) => {
-            this.wake = resolve;
-          });
-          await Promise.race([r.value, woken]);
-          this.wake = null;
+        const woken = new Promise((resolve) => {
+          this.wake = resolve;
+        });
+        if (this.waitAsync) {
+          const r = Atomics.waitAsync(i32, this.seqWord, seen, PARK_MS);
+          if (r.async) await Promise.race([r.value, woken]);
+        } else if (Atomics.load(i32, this.seqWord) === seen) {
+          // The doorbell fallback: the page posts a message when it publishes work while a
+          // worker sleeps; the timeout keeps the heartbeat going.
+          let timer;
+          await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, PARK_MS)))]);
+          clearTimeout(timer);
         }
+        this.wake = null;
       } finally {
         Atomics.sub(i32, this.sleepersWord, 1);
       }

@@ -1,4 +1,5 @@
 // The test suite's worker: echoes values, throws on request, reports who it is.
+import '/tests/browser/no-wait-async.js';
 import { counts } from './counting.js';
 import { createTaskWorker } from '/pkg/worker.js';
 

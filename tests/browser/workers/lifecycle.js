@@ -1,4 +1,5 @@
 // The Core v2 suite's worker: echoes, crashes on request, reports its attempt, holds calls.
+import '/tests/browser/no-wait-async.js';
 import { createTaskWorker } from '/pkg/worker.js';
 
 const me = `${Math.random().toString(36).slice(2)}-${Date.now()}`;
