@@ -17,7 +17,7 @@
 //! | [`Slot::state`] | page (FREE→PENDING, RUNNING→PENDING on a requeue, PENDING→FREE on a drop, RUNNING→ABANDONED, DONE→FREE), worker (PENDING→RUNNING, RUNNING/ABANDONED→DONE), each by compare-and-swap | both | the slot returns to FREE when the page has read its result or reclaimed its worker |
 //! | [`Slot`] envelope words (`call_id`, `attempt`, `arg_*`, `flags`) and `inline` | page, while the slot is FREE | worker | with the slot |
 //! | [`Slot::cancel`] | page | worker (`ctx.signal`, `throwIfAborted`) | with the slot |
-//! | [`WorkerCell`] worker line (`beat`, `phase`, `completed`, `running`, `ring_tail`, `arena_write`, `req_len`) | its worker | page | the cell is reset when a new worker takes the index |
+//! | [`WorkerCell`] worker line (`beat`, `phase`, `completed`, `running`, `ring_tail`, `arena_write`, `req_len`, `discarded`) | its worker | page | the cell is reset when its seat is released |
 //! | [`WorkerCell`] page line (`owner`, `quota`, `ring_head`, `arena_read`, `arena_base`, `arena_cap`, `req_ptr`) | page | the worker | — |
 //! | completion ring entries and result records of seat *i* | the worker on seat *i* | page | reset with the cell |
 //! | work queue `tail` and entries | page | workers | — |
@@ -37,7 +37,7 @@ use core::mem::{offset_of, size_of};
 use core::sync::atomic::AtomicU32;
 
 /// Bumped whenever a struct below changes shape.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// Bumped whenever the start-up handshake or the meaning of a shared word changes.
 pub const PROTOCOL_VERSION: u32 = 3;
@@ -265,7 +265,10 @@ pub struct WorkerCell {
     pub arena_write: AtomicU32,
     /// A request for a result buffer larger than the arena holds: its length, 0 for none.
     pub req_len: AtomicU32,
-    _worker_reserved: [AtomicU32; 9],
+    /// Completions the worker dropped because the page had taken the call back first (a
+    /// requeue, a reclaim): a late completion of an earlier attempt, counted.
+    pub discarded: AtomicU32,
+    _worker_reserved: [AtomicU32; 8],
     /// The incarnation id the worker writes into the state words of the slots it claims.
     pub owner: AtomicU32,
     /// How many calls the worker may run at once: its share of `maxInFlight`.
@@ -298,7 +301,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 57] {
+pub fn constants() -> [(&'static str, u32); 58] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
@@ -348,6 +351,7 @@ pub fn constants() -> [(&'static str, u32); 57] {
             offset_of!(WorkerCell, arena_write) as u32,
         ),
         ("CELL_REQ_LEN", offset_of!(WorkerCell, req_len) as u32),
+        ("CELL_DISCARDED", offset_of!(WorkerCell, discarded) as u32),
         ("CELL_OWNER", offset_of!(WorkerCell, owner) as u32),
         ("CELL_QUOTA", offset_of!(WorkerCell, quota) as u32),
         ("CELL_RING_HEAD", offset_of!(WorkerCell, ring_head) as u32),

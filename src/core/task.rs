@@ -819,6 +819,7 @@ impl TaskState {
             &cell.running,
             &cell.arena_write,
             &cell.req_len,
+            &cell.discarded,
             &cell.owner,
             &cell.quota,
             &cell.arena_read,

@@ -1,6 +1,6 @@
 // Generated from ring/src/layout.rs by `ATELIER_BLESS=1 cargo test -p atelier-ring layout`.
 // Do not edit: a test fails when this file and the Rust layout disagree.
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const PROTOCOL_VERSION = 3;
 export const INLINE_BYTES = 192;
 export const INLINE_PTR = 0;
@@ -45,6 +45,7 @@ export const CELL_RUNNING = 12;
 export const CELL_RING_TAIL = 16;
 export const CELL_ARENA_WRITE = 20;
 export const CELL_REQ_LEN = 24;
+export const CELL_DISCARDED = 28;
 export const CELL_OWNER = 64;
 export const CELL_QUOTA = 68;
 export const CELL_RING_HEAD = 72;
@@ -57,4 +58,4 @@ export const WORKER_IDLE = 1;
 export const WORKER_BUSY = 2;
 export const WORKER_PARKED = 3;
 export const WORKER_STOPPED = 4;
-export const LAYOUT_FINGERPRINT = 3895544785;
+export const LAYOUT_FINGERPRINT = 3697225672;

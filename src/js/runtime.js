@@ -502,7 +502,7 @@ class Task {
     const u32 = this.runtime.views.u32;
     if (this.cellsAddr === undefined) this.cellsAddr = this.runtime.core.taskInfo(this.index)[2];
     return this.pool.members.map((m, index) => {
-      if (m.seat < 0) return { index, status: m.status, phase: 'stopped', beats: 0, completed: 0, running: 0 };
+      if (m.seat < 0) return { index, status: m.status, phase: 'stopped', beats: 0, completed: 0, running: 0, discarded: 0 };
       const w = (this.cellsAddr + m.seat * L.CELL_SIZE) >>> 2;
       return {
         index,
@@ -511,6 +511,7 @@ class Task {
         beats: u32[w + (L.CELL_BEAT >>> 2)],
         completed: u32[w + (L.CELL_COMPLETED >>> 2)],
         running: u32[w + (L.CELL_RUNNING >>> 2)],
+        discarded: u32[w + (L.CELL_DISCARDED >>> 2)],
       };
     });
   }

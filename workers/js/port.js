@@ -224,7 +224,11 @@ export class Port {
     this.running--;
     Atomics.store(u32, this.cell + (L.CELL_RUNNING >>> 2), this.running);
     if (this.running === 0) this.setPhase(L.WORKER_IDLE);
-    if (!published) return false;
+    if (!published) {
+      // A late completion of a call the page took back (a requeue, a reclaim): counted.
+      Atomics.add(u32, this.cell + (L.CELL_DISCARDED >>> 2), 1);
+      return false;
+    }
     if (end >= 0) {
       this.write = end;
       Atomics.store(u32, this.cell + (L.CELL_ARENA_WRITE >>> 2), end);

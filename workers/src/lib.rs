@@ -14,6 +14,7 @@ use atelier_ring::layout::{
 };
 use atelier_ring::{addr, arena, doorbell, Producer, SpscPushError, TakeError, TaskBlock};
 use atelier_ring::{WorkerCell, TASK_MAGIC};
+use crossbeam_utils::Backoff;
 use std::sync::atomic::Ordering;
 
 /// A call this worker claimed.
@@ -258,7 +259,8 @@ impl<'a> WorkerPort<'a> {
         });
         if !published {
             // A granted buffer stays with this worker's seat: the page frees it when it
-            // reclaims the seat.
+            // reclaims the seat. Relaxed: advisory.
+            self.cell().discarded.fetch_add(1, Ordering::Relaxed);
             self.finish_turn();
             return Ok(Completed::Discarded);
         }
@@ -295,6 +297,7 @@ impl<'a> WorkerPort<'a> {
     fn place(&mut self, len: u32) -> Result<(u32, Option<u32>), CompleteError> {
         let cap = self.arena_cap;
         if len <= cap {
+            let backoff = Backoff::new();
             loop {
                 // Acquire: pairs with the page's Release store after it read the results
                 // before this position, so we never overwrite bytes it is still reading.
@@ -304,7 +307,7 @@ impl<'a> WorkerPort<'a> {
                     return Ok((ptr, Some(arena::end_of(start, len))));
                 }
                 self.wake_page();
-                std::thread::yield_now();
+                backoff.snooze();
             }
         }
         self.grant(len).map(|p| (p, None))
@@ -313,10 +316,11 @@ impl<'a> WorkerPort<'a> {
     /// Asks the page for a buffer of `len` bytes and waits for its answer.
     fn grant(&mut self, len: u32) -> Result<u32, CompleteError> {
         let cell = self.cell();
+        let backoff = Backoff::new();
         // Wait until the previous grant was returned (the page reads its result first).
         while cell.req_ptr.load(Ordering::Acquire) != 0 {
             self.wake_page();
-            std::thread::yield_now();
+            backoff.snooze();
         }
         // Release: the page reads the request after it was rung.
         cell.req_len.store(len, Ordering::Release);
@@ -327,7 +331,7 @@ impl<'a> WorkerPort<'a> {
                 break p;
             }
             self.wake_page();
-            std::thread::yield_now();
+            backoff.snooze();
         };
         cell.req_len.store(0, Ordering::Relaxed);
         if answer == GRANT_REFUSED {
