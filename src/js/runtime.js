@@ -48,6 +48,9 @@ const RUNTIME_OPTIONS = ['observability', 'maxSharedMemoryBytes'];
  * maximum is 1 GiB). */
 const DEFAULT_MAX_SHARED_MEMORY_BYTES = 512 * 1024 * 1024;
 
+/** With this few calls outstanding the page stays awake (a short call's caller awaits it). */
+const SPIN_MAX_OUTSTANDING = 4;
+
 /** Watches `i32[word]` for up to `ms`; true when it moved away from `seen`. */
 function spinFor(i32, word, seen, ms) {
   const until = performance.now() + ms;
@@ -103,6 +106,7 @@ class Runtime {
     // doorbell message (protocol.js) instead.
     this.fallback = typeof Atomics.waitAsync !== 'function';
     this.bellResolve = null;
+    this.hungry = false;
     this.outWord = this.core.outAddr() >>> 2;
     this.bellWord = this.core.doneBellAddr() >>> 2;
     this.stagingPtr = 0;
@@ -211,6 +215,7 @@ class Runtime {
   /** Settles every finished call; returns how many. */
   drain() {
     let settled = 0;
+    let hungry = false;
     const core = this.core;
     for (const task of this.tasks) {
       if (task.outstanding === 0 || task.disposed) continue;
@@ -218,9 +223,13 @@ class Runtime {
         settled++;
         this.settle(task);
       }
+      // Every slot holds a call and more wait in the page: the workers will soon run out of
+      // pending calls, and the page must be there to refill the slots.
+      if (core.waiting(task.index) > 0) hungry = true;
       // Settling freed slots for calls waiting in the page: wake sleeping workers for them.
       if (this.fallback) task.pool.ringFallbackBell();
     }
+    this.hungry = hungry;
     return settled;
   }
 
@@ -260,11 +269,14 @@ class Runtime {
   /**
    * Drains completions while calls are outstanding, sleeping on the completion doorbell.
    *
-   * After a round that settled calls it yields a microtask, so that their callers run (and
-   * submit their next calls) before it looks again. After a round that settled nothing it
-   * watches the doorbell for PAGE_SPIN_MS before it sleeps: workers chain the calls pending in
-   * shared memory by themselves, and a page that is awake when they finish refills those
-   * slots at once instead of paying the task hop that resolving Atomics.waitAsync costs.
+   * While calls wait in the page for a slot ("hungry": the workers chain the few calls
+   * pending in shared memory by themselves and will soon run dry) or few calls are
+   * outstanding, the page stays awake: after a round that settled calls it yields a
+   * microtask, so that their callers run and submit, and after a round that settled nothing
+   * it watches the doorbell for PAGE_SPIN_MS before it sleeps, refilling the slots at once
+   * instead of paying the task hop that resolving Atomics.waitAsync costs. Otherwise every
+   * call is in shared memory already, and the page sleeps at once, so that completions
+   * gather into larger batches.
    */
   async pump() {
     this.pumping = true;
@@ -281,14 +293,15 @@ class Runtime {
         try {
           const settled = this.drain();
           if (this.calls.size === 0) return;
-          if (settled > 0 || first) {
+          const awake = this.hungry || this.calls.size <= SPIN_MAX_OUTSTANDING;
+          if ((awake && settled > 0) || first) {
             // Let the callers run; on the first round, let a burst of calls (a loop,
             // Promise.all) be submitted before watching.
             first = false;
             await null;
             continue;
           }
-          if (spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+          if (awake && settled === 0 && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
           if (this.fallback) {
             // Counted among the sleepers, so a worker that publishes now posts its bell.
             await new Promise((resolve) => {

@@ -235,6 +235,11 @@ impl RuntimeCore {
         })
     }
 
+    /// Calls of the task waiting in the page for a slot (every slot holds a call).
+    pub fn waiting(&self, task: u32) -> u32 {
+        self.ctl.depths(task).map_or(0, |d| d.1)
+    }
+
     /// Completions ignored as stale or forged, and discarded because their call was already
     /// settled.
     pub fn ignored(&self, task: u32) -> Vec<f64> {
