@@ -1,11 +1,14 @@
-//! SPSC throughput: one producer thread and one consumer thread move `N` `u32` values through
-//! a ring of capacity 1024. `atelier_ring::Ring` (MPMC, used here with one thread on each
-//! end) against `rtrb::RingBuffer` (a dedicated SPSC ring) and `crossbeam_queue::ArrayQueue`
-//! (the MPMC queue of the same design).
+//! SPSC: `atelier_ring::SpscRing` (a worker's completion ring) against `rtrb::RingBuffer`
+//! (the SPSC ring its design follows) and `crossbeam_queue::ArrayQueue` (a bounded MPMC
+//! queue used with one thread on each end).
+//!
+//! * `spsc_1024`: one producer thread and one consumer thread move `N` `u32` values through
+//!   a ring of capacity 1024.
+//! * `spsc_push_pop_pair`: one thread, no contention: a push followed by a pop.
 //!
 //! `cargo bench -p atelier-ring --bench spsc -- --warm-up-time 1 --measurement-time 3`
 
-use atelier_ring::Ring;
+use atelier_ring::SpscRing;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use crossbeam_queue::ArrayQueue;
 use std::hint::black_box;
@@ -27,6 +30,34 @@ fn backoff(spins: &mut u32) {
     }
 }
 
+/// Pushes `0..N` with `push` (which says whether the value went in), backing off on Full.
+#[inline]
+fn produce(mut push: impl FnMut(u32) -> bool) {
+    for v in 0..N {
+        let mut spins = 0;
+        while !push(v) {
+            backoff(&mut spins);
+        }
+    }
+}
+
+/// Pops `N` values with `pop`, backing off on Empty; returns their sum.
+#[inline]
+fn consume(mut pop: impl FnMut() -> Option<u32>) -> u64 {
+    let mut sum = 0u64;
+    for _ in 0..N {
+        let mut spins = 0;
+        loop {
+            if let Some(v) = pop() {
+                sum += u64::from(black_box(v));
+                break;
+            }
+            backoff(&mut spins);
+        }
+    }
+    sum
+}
+
 /// Runs `produce` on a second thread and `consume` on this one, both started together;
 /// returns the time until the consumer has everything, after checking its checksum.
 fn run(produce: impl FnOnce() + Send, consume: impl FnOnce() -> u64) -> Duration {
@@ -46,105 +77,37 @@ fn run(produce: impl FnOnce() + Send, consume: impl FnOnce() -> u64) -> Duration
 }
 
 fn ours() -> Duration {
-    let ring = Ring::new(CAP).unwrap();
+    let ring = SpscRing::new(CAP);
+    let (mut tx, mut rx) = ring.split();
     run(
-        || {
-            for v in 0..N {
-                let mut spins = 0;
-                while ring.push(v).is_err() {
-                    backoff(&mut spins);
-                }
-            }
-        },
-        || {
-            let mut sum = 0u64;
-            for _ in 0..N {
-                let mut spins = 0;
-                loop {
-                    match ring.pop() {
-                        Ok(v) => {
-                            sum += u64::from(black_box(v));
-                            break;
-                        }
-                        Err(_) => backoff(&mut spins),
-                    }
-                }
-            }
-            sum
-        },
+        move || produce(|v| tx.push(v).is_ok()),
+        move || consume(|| rx.pop().ok()),
     )
 }
 
 fn rtrb() -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<u32>::new(CAP as usize);
     run(
-        move || {
-            for v in 0..N {
-                let mut spins = 0;
-                while tx.push(v).is_err() {
-                    backoff(&mut spins);
-                }
-            }
-        },
-        move || {
-            let mut sum = 0u64;
-            for _ in 0..N {
-                let mut spins = 0;
-                loop {
-                    match rx.pop() {
-                        Ok(v) => {
-                            sum += u64::from(black_box(v));
-                            break;
-                        }
-                        Err(_) => backoff(&mut spins),
-                    }
-                }
-            }
-            sum
-        },
+        move || produce(|v| tx.push(v).is_ok()),
+        move || consume(|| rx.pop().ok()),
     )
 }
 
 fn array_queue() -> Duration {
     let q = ArrayQueue::<u32>::new(CAP as usize);
-    run(
-        || {
-            for v in 0..N {
-                let mut spins = 0;
-                while q.push(v).is_err() {
-                    backoff(&mut spins);
-                }
-            }
-        },
-        || {
-            let mut sum = 0u64;
-            for _ in 0..N {
-                let mut spins = 0;
-                loop {
-                    match q.pop() {
-                        Some(v) => {
-                            sum += u64::from(black_box(v));
-                            break;
-                        }
-                        None => backoff(&mut spins),
-                    }
-                }
-            }
-            sum
-        },
-    )
+    run(|| produce(|v| q.push(v).is_ok()), || consume(|| q.pop()))
 }
 
 /// One timed transfer of `N` values.
 type Run = fn() -> Duration;
 
-fn spsc(c: &mut Criterion) {
+fn two_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("spsc_1024");
     g.throughput(Throughput::Elements(u64::from(N)));
     g.sampling_mode(SamplingMode::Flat);
     g.sample_size(10);
     let cases: [(&str, Run); 3] = [
-        ("atelier_ring", ours),
+        ("atelier_SpscRing", ours),
         ("rtrb", rtrb),
         ("crossbeam_ArrayQueue", array_queue),
     ];
@@ -156,5 +119,36 @@ fn spsc(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, spsc);
+fn push_pop_pair(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spsc_push_pop_pair");
+    g.throughput(Throughput::Elements(1));
+
+    let ring = SpscRing::new(CAP);
+    let (mut tx, mut rx) = ring.split();
+    g.bench_function("atelier_SpscRing", |b| {
+        b.iter(|| {
+            tx.push(black_box(7)).unwrap();
+            black_box(rx.pop().unwrap())
+        })
+    });
+
+    let (mut tx, mut rx) = rtrb::RingBuffer::<u32>::new(CAP as usize);
+    g.bench_function("rtrb", |b| {
+        b.iter(|| {
+            tx.push(black_box(7)).unwrap();
+            black_box(rx.pop().unwrap())
+        })
+    });
+
+    let q = ArrayQueue::<u32>::new(CAP as usize);
+    g.bench_function("crossbeam_ArrayQueue", |b| {
+        b.iter(|| {
+            q.push(black_box(7)).unwrap();
+            black_box(q.pop().unwrap())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, two_threads, push_pop_pair);
 criterion_main!(benches);

@@ -194,7 +194,9 @@ impl WorkQueue {
     pub fn len(&self) -> u32 {
         let t = self.tail.load(Ordering::Acquire);
         let h = self.head.load(Ordering::Relaxed);
-        t.wrapping_sub(h).min(self.capacity())
+        // `head` may have moved past the `tail` we read in the meantime: that is empty, not
+        // a wrapped-around distance (as in `peek`).
+        (t.wrapping_sub(h) as i32).clamp(0, self.capacity() as i32) as u32
     }
 
     /// Whether no position lies between `head` and `tail`.
