@@ -350,6 +350,45 @@ fn cancelling_drops_a_pending_call_and_abandons_a_running_one() {
 }
 
 #[test]
+fn dropped_calls_behind_a_call_no_worker_can_take_yet_never_jam_the_queue() {
+    // One worker at its quota (holding a call), one pending call at `head` that nobody can
+    // take yet, and many calls submitted and cancelled behind it: their stale entries fill
+    // the queue, which `skip_stale` cannot clear past the pending call.
+    let mut ctl = Controller::new();
+    let (task, block) = task(&mut ctl, 1, 1, 3);
+    let seat = ctl.attach(task, 0).unwrap().seat;
+    let mut port = WorkerPort::new(&block, seat).unwrap();
+    submit(&mut ctl, task, b"held");
+    let Take::Call(held) = port.take() else {
+        panic!()
+    };
+    let head = submit(&mut ctl, task, b"head");
+    let cap = block.queue.capacity();
+    for i in 0..cap * 3 {
+        let id = submit(&mut ctl, task, &[i as u8]);
+        assert_eq!(
+            ctl.cancel(task, id, cancel::ABORTED).unwrap(),
+            Cancelled::Dropped
+        );
+    }
+    let last = submit(&mut ctl, task, b"last");
+    // The worker finishes, the page polls, and the queue drains in order.
+    port.complete(held, status::OK, b"1").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    drop(port);
+    assert!(ctl.reclaim(task, seat, true).unwrap().is_empty());
+    let fresh = ctl.attach(task, 0).unwrap().seat;
+    let w = spawn_echo(block.clone(), fresh, stop.clone());
+    let mut got: Vec<u32> = (0..3)
+        .map(|_| poll_until_done(&mut ctl, task).call_id)
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got[1..], [head, last]);
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+}
+
+#[test]
 fn forged_and_stale_completion_entries_are_ignored() {
     let mut ctl = Controller::new();
     let (task, block) = task(&mut ctl, 2, 1, 2);

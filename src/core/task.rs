@@ -194,6 +194,8 @@ pub(crate) struct TaskState {
     workers: u32,
     max_in_flight: u32,
     next_owner: u32,
+    /// Work-queue entries the queue refused for now, in order (see `flush`).
+    unpublished: VecDeque<u32>,
     /// Completions taken off a reclaimed seat's ring: (seat, entry, ring position).
     recovered: VecDeque<(u32, u32, u32)>,
     /// The seat `poll` looks at first (round robin).
@@ -258,6 +260,7 @@ impl TaskState {
             workers,
             max_in_flight,
             next_owner: 1,
+            unpublished: VecDeque::new(),
             recovered: VecDeque::new(),
             next_seat: 0,
             ignored: 0,
@@ -380,27 +383,46 @@ impl TaskState {
         self.push_entry(entry(index, gen))
     }
 
+    /// Publishes an entry on the work queue, after the entries it refused so far.
     fn push_entry(&mut self, e: u32) -> Result<(), QueueCorrupt> {
-        let queue = &self.block.queue;
-        match queue.push(&mut self.tail, e) {
-            Ok(()) => return Ok(()),
-            Err(PushError::Corrupt(_)) => return Err(QueueCorrupt),
-            Err(PushError::Full(_)) => {}
+        self.unpublished.push_back(e);
+        self.flush()
+    }
+
+    /// Pushes the entries the work queue refused so far, in order. The queue holds twice as
+    /// many positions as there are slots, but entries of calls that were dropped (or taken by
+    /// a worker that stopped before it moved `head`) can sit behind a pending call that no
+    /// worker can take yet (every worker at its quota): `skip_stale` cannot pass that call,
+    /// and the queue stays full until a worker takes it. Such entries wait here, in order,
+    /// and go out on the next submit, poll or release: a worker at its quota frees room by
+    /// completing a call, which the page then polls, so no timer is needed.
+    pub(crate) fn flush(&mut self) -> Result<(), QueueCorrupt> {
+        let mut skipped = false;
+        while let Some(&e) = self.unpublished.front() {
+            match self.block.queue.push(&mut self.tail, e) {
+                Ok(()) => {
+                    self.unpublished.pop_front();
+                }
+                Err(PushError::Corrupt(_)) => return Err(QueueCorrupt),
+                Err(PushError::Full(_)) if !skipped => {
+                    skipped = true;
+                    let slots = &self.block.slots;
+                    let records = &self.records;
+                    self.block
+                        .queue
+                        .skip_stale(|e| {
+                            let i = entry_slot(e) as usize;
+                            let g = layout::gen(e);
+                            records.get(i).is_some_and(|r| r.busy && r.gen == g)
+                                && slots[i].state.load(Ordering::Relaxed)
+                                    == pack(state::PENDING, 0, g)
+                        })
+                        .map_err(|_| QueueCorrupt)?;
+                }
+                Err(PushError::Full(_)) => break,
+            }
         }
-        // Stale entries (of calls taken by a worker that stopped before it moved `head`, or
-        // dropped) fill the queue: move past them. A well-formed queue then has room, since
-        // it holds twice as many positions as there are slots.
-        let slots = &self.block.slots;
-        let records = &self.records;
-        queue
-            .skip_stale(|e| {
-                let i = entry_slot(e) as usize;
-                let g = layout::gen(e);
-                records.get(i).is_some_and(|r| r.busy && r.gen == g)
-                    && slots[i].state.load(Ordering::Relaxed) == pack(state::PENDING, 0, g)
-            })
-            .map_err(|_| QueueCorrupt)?;
-        queue.push(&mut self.tail, e).map_err(|_| QueueCorrupt)
+        Ok(())
     }
 
     /// The share of `maxInFlight` for worker `index`.
@@ -487,6 +509,10 @@ impl TaskState {
 
     /// Takes the next finished call of the task, validated.
     pub(crate) fn poll(&mut self) -> Option<(Completion, Current)> {
+        if !self.unpublished.is_empty() && self.flush().is_ok() {
+            // Entries that went out now may be for sleeping workers.
+            let _ = self.ring_work_bell();
+        }
         while let Some((seat, e, pos)) = self.recovered.pop_front() {
             if let Some(done) = self.read_completion(seat, e, pos) {
                 return Some(done);
