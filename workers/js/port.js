@@ -61,6 +61,7 @@ export class Port {
     this.doneSeq = (info.doneBell + L.BELL_SEQ) >>> 2;
     this.doneSleepers = (info.doneBell + L.BELL_SLEEPERS) >>> 2;
     this.running = 0;
+    this.phase = -1;
     this.gens = new Uint16Array(this.slotCount);
     /** Set where Atomics.waitAsync is missing: posts the doorbell fallback's message. */
     this.postBell = null;
@@ -70,12 +71,20 @@ export class Port {
     return this.cell + (name >>> 2);
   }
 
+  // The advisory words of the cell (heartbeat, phase, counts) have this worker as their
+  // only writer and publish nothing, so they take plain stores (the Rust reference uses
+  // Relaxed): a sequentially consistent store costs a full fence on every call.
+
   beat() {
-    Atomics.add(this.views.u32, this.cell + (L.CELL_BEAT >>> 2), 1);
+    const u32 = this.views.u32;
+    const w = this.cell + (L.CELL_BEAT >>> 2);
+    u32[w] = (u32[w] + 1) >>> 0;
   }
 
   setPhase(phase) {
-    Atomics.store(this.views.u32, this.cell + (L.CELL_PHASE >>> 2), phase);
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.views.u32[this.cell + (L.CELL_PHASE >>> 2)] = phase;
   }
 
   /** The state word of slot `index`. */
@@ -91,7 +100,8 @@ export class Port {
    */
   take() {
     const u32 = this.views.u32;
-    if (this.running >= Atomics.load(u32, this.cell + (L.CELL_QUOTA >>> 2))) return -1;
+    // The quota is a limit the page may change at any time: a plain read sees it soon enough.
+    if (this.running >= u32[this.cell + (L.CELL_QUOTA >>> 2)]) return -1;
     const cap = this.qMask + 1;
     for (let turn = 2 * cap + 2; turn > 0; turn--) {
       const t = Atomics.load(u32, this.qTail);
@@ -111,7 +121,7 @@ export class Port {
       if (claimed) {
         this.gens[slot] = gen;
         this.running++;
-        Atomics.store(u32, this.cell + (L.CELL_RUNNING >>> 2), this.running);
+        u32[this.cell + (L.CELL_RUNNING >>> 2)] = this.running;
         this.setPhase(L.WORKER_BUSY);
         this.beat();
         return slot;
@@ -222,19 +232,19 @@ export class Port {
       Atomics.compareExchange(u32, word, running, done) === running ||
       Atomics.compareExchange(u32, word, abandoned, done) === abandoned;
     this.running--;
-    Atomics.store(u32, this.cell + (L.CELL_RUNNING >>> 2), this.running);
+    u32[this.cell + (L.CELL_RUNNING >>> 2)] = this.running;
     if (this.running === 0) this.setPhase(L.WORKER_IDLE);
     if (!published) {
       // A late completion of a call the page took back (a requeue, a reclaim): counted.
-      Atomics.add(u32, this.cell + (L.CELL_DISCARDED >>> 2), 1);
+      u32[this.cell + (L.CELL_DISCARDED >>> 2)] += 1;
       return false;
     }
     if (end >= 0) {
       this.write = end;
-      Atomics.store(u32, this.cell + (L.CELL_ARENA_WRITE >>> 2), end);
+      u32[this.cell + (L.CELL_ARENA_WRITE >>> 2)] = end;
     }
     this.push((slot << L.ENTRY_SLOT_SHIFT) | gen);
-    Atomics.add(u32, this.cell + (L.CELL_COMPLETED >>> 2), 1);
+    u32[this.cell + (L.CELL_COMPLETED >>> 2)] += 1;
     this.ringDoneBell();
     return true;
   }
@@ -248,7 +258,8 @@ export class Port {
       // A ring holds at most one entry per slot, so it is never full in a well-formed task.
       if (((this.ringTail - this.ringHeadCache) >>> 0) >= cap) throw new Error('the completion ring of this worker is corrupt in shared memory');
     }
-    Atomics.store(u32, this.ringEntries + (this.ringTail & this.ringMask), entry >>> 0);
+    // Published by the store of the tail below.
+    u32[this.ringEntries + (this.ringTail & this.ringMask)] = entry >>> 0;
     this.ringTail = (this.ringTail + 1) >>> 0;
     Atomics.store(u32, this.cell + (L.CELL_RING_TAIL >>> 2), this.ringTail);
   }
