@@ -83,6 +83,21 @@ struct Seat {
     grant: Option<(Metered, u32)>,
 }
 
+impl Seat {
+    /// A seat no worker uses.
+    fn free() -> Seat {
+        Seat {
+            state: SeatState::Free,
+            owner: 0,
+            head: 0,
+            arena: None,
+            arena_word: 0,
+            read: 0,
+            grant: None,
+        }
+    }
+}
+
 /// A finished call, as read from its slot and validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Completion {
@@ -246,17 +261,7 @@ impl TaskState {
             waiting: VecDeque::new(),
             calls: HashMap::new(),
             tail: 0,
-            seats: (0..block.cells.len())
-                .map(|_| Seat {
-                    state: SeatState::Free,
-                    owner: 0,
-                    head: 0,
-                    arena: None,
-                    arena_word: 0,
-                    read: 0,
-                    grant: None,
-                })
-                .collect(),
+            seats: (0..block.cells.len()).map(|_| Seat::free()).collect(),
             workers,
             max_in_flight,
             next_owner: 1,
@@ -857,15 +862,7 @@ impl TaskState {
         }
         cell.ring_head.store(0, Ordering::Relaxed);
         cell.ring_tail.store(0, Ordering::Relaxed);
-        self.seats[seat as usize] = Seat {
-            state: SeatState::Free,
-            owner: 0,
-            head: 0,
-            arena: None,
-            arena_word: 0,
-            read: 0,
-            grant: None,
-        };
+        self.seats[seat as usize] = Seat::free();
         Ok(true)
     }
 
