@@ -186,10 +186,16 @@ export class Port {
 
   /** Waits until the arena has room for `len` bytes at some position; returns it. */
   waitForArena(len) {
-    let start;
     const readWord = this.cell + (L.CELL_ARENA_READ >>> 2);
-    while ((start = this.place(len)) < 0) this.waitWhile(readWord, Atomics.load(this.views.u32, readWord));
-    return start;
+    for (;;) {
+      // The read position is taken before looking for room: if the page releases space in
+      // between, the wait below returns at once instead of waiting for a release that may
+      // never come (nothing else may be unread).
+      const read = Atomics.load(this.views.u32, readWord);
+      const start = this.place(len);
+      if (start >= 0) return start;
+      this.waitWhile(readWord, read);
+    }
   }
 
   /** Asks the page for a buffer of `len` bytes; returns its address, or 0 when refused. */
