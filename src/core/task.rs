@@ -13,7 +13,7 @@ use atelier_ring::layout::{
     STATE_OWNER_MASK,
 };
 use atelier_ring::{addr, doorbell, Consumer, PushError, SpscPopError, TaskBlock};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -49,13 +49,6 @@ struct Record {
 struct Waiting {
     call_id: u32,
     args: Args,
-}
-
-/// Where a live call is.
-#[derive(Clone, Copy)]
-enum Loc {
-    Waiting,
-    Slot(u32),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -202,7 +195,6 @@ pub(crate) struct TaskState {
     records: Vec<Record>,
     free: Vec<u32>,
     waiting: VecDeque<Waiting>,
-    calls: HashMap<u32, Loc>,
     /// The page's own count of its pushes on the work queue.
     tail: u32,
     seats: Vec<Seat>,
@@ -259,7 +251,6 @@ impl TaskState {
                 .collect(),
             free: (0..slots).rev().collect(),
             waiting: VecDeque::new(),
-            calls: HashMap::new(),
             tail: 0,
             seats: (0..block.cells.len()).map(|_| Seat::free()).collect(),
             workers,
@@ -300,7 +291,6 @@ impl TaskState {
     pub(crate) fn admit_small(&mut self, call_id: u32, bytes: &[u8]) -> Result<(), QueueCorrupt> {
         if self.waiting.is_empty() {
             if let Some(index) = self.free.pop() {
-                self.calls.insert(call_id, Loc::Slot(index));
                 self.publish(index, call_id, 1, Args::Bytes(Vec::new()), bytes)?;
                 return self.ring_work_bell();
             }
@@ -310,7 +300,6 @@ impl TaskState {
 
     /// Admits a call: onto a free slot, or to wait in the page for one.
     pub(crate) fn admit(&mut self, call_id: u32, args: Args) -> Result<(), QueueCorrupt> {
-        self.calls.insert(call_id, Loc::Waiting);
         self.waiting.push_back(Waiting { call_id, args });
         self.start_waiting()
     }
@@ -323,7 +312,6 @@ impl TaskState {
                 break;
             };
             let index = self.free.pop().unwrap_or_default();
-            self.calls.insert(call.call_id, Loc::Slot(index));
             self.publish(index, call.call_id, 1, call.args, &[])?;
             any = true;
         }
@@ -681,7 +669,6 @@ impl TaskState {
         if !record.busy {
             return;
         }
-        self.calls.remove(&record.call_id);
         record.busy = false;
         record.settled = false;
         record.args = None;
@@ -694,16 +681,19 @@ impl TaskState {
 
     /// Cancels a call: drops it if it has not started, flags it and abandons it if it runs.
     pub(crate) fn cancel(&mut self, call_id: u32, code: u32) -> Result<Cancelled, QueueCorrupt> {
-        let Some(&loc) = self.calls.get(&call_id) else {
+        // A scan rather than an index: cancelling is rare, and an index would cost every call
+        // an insert and a removal.
+        if let Some(at) = self.waiting.iter().position(|w| w.call_id == call_id) {
+            self.waiting.remove(at);
+            return Ok(Cancelled::Dropped);
+        }
+        let Some(index) = self
+            .records
+            .iter()
+            .position(|r| r.busy && r.call_id == call_id)
+            .map(|i| i as u32)
+        else {
             return Ok(Cancelled::Unknown);
-        };
-        let index = match loc {
-            Loc::Waiting => {
-                self.waiting.retain(|w| w.call_id != call_id);
-                self.calls.remove(&call_id);
-                return Ok(Cancelled::Dropped);
-            }
-            Loc::Slot(i) => i,
         };
         let record = &mut self.records[index as usize];
         if record.settled {
@@ -883,6 +873,9 @@ impl TaskState {
 
     /// Ids of every call the task holds: waiting, pending, running.
     pub(crate) fn call_ids(&self) -> Vec<u32> {
-        self.calls.keys().copied().collect()
+        let slots = self.records.iter().filter(|r| r.busy).map(|r| r.call_id);
+        slots
+            .chain(self.waiting.iter().map(|w| w.call_id))
+            .collect()
     }
 }
