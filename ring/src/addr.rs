@@ -4,7 +4,7 @@
 //! current size. Natively (tests, loom, miri) pointers are wider than a word, so a word is
 //! an offset into a process-wide table of the regions that were turned into words: each
 //! [`to_word`] reserves a range of words as long as its region (plus the 8 bytes before it,
-//! where heap buffers keep their header), so that `word + k` stands for `ptr + k` as it
+//! so that, as on wasm32, no address below 8 is valid), so that `word + k` stands for `ptr + k` as it
 //! would on wasm32. A word in no region is "outside memory", as a wild address would be.
 
 /// The word that stands for `ptr`, the start of `len` bytes (with 8 readable bytes before).

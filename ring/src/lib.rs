@@ -34,7 +34,7 @@ mod work;
 
 pub use block::{ShapeError, TaskBlock, TASK_MAGIC};
 #[cfg(feature = "std")]
-pub use heap::{ForeignBuffer, HeapBuf, MAX_HEAP_BYTES, STAGING_DEFAULT};
+pub use heap::{HeapBuf, MAX_HEAP_BYTES, STAGING_DEFAULT};
 pub use layout::{Doorbell, Slot, WorkerCell};
 pub use spsc::{Consumer, Producer, SpscPopError, SpscPushError, SpscRing, SpscWords};
 pub use work::{CapacityError, PushError, TakeError, WorkQueue, MAX_CAPACITY};

@@ -353,10 +353,7 @@ impl Controller {
         let mut o = Occupancy {
             bytes: self.meter.used(),
             retired: self.retired.iter().flatten().count() as u32,
-            staging: self
-                .staging
-                .as_ref()
-                .map_or(0, |b| u64::from(b.capacity()) + 8),
+            staging: self.staging.as_ref().map_or(0, |b| u64::from(b.capacity())),
             ..Occupancy::default()
         };
         for t in self.tasks.iter().flatten() {

@@ -60,7 +60,7 @@ impl Meter {
     /// A zeroed buffer of `cap` bytes, counted while it lives; `None` beyond the ceiling or
     /// when the memory is out.
     pub fn alloc(&self, cap: u32) -> Option<Metered> {
-        let n = u64::from(cap) + 8;
+        let n = u64::from(cap);
         if !self.take(n) {
             return None;
         }
@@ -97,6 +97,6 @@ impl Metered {
 
 impl Drop for Metered {
     fn drop(&mut self) {
-        self.meter.give(u64::from(self.buf.capacity()) + 8);
+        self.meter.give(u64::from(self.buf.capacity()));
     }
 }
