@@ -132,7 +132,7 @@ class Runtime {
   /** What the runtime holds of the shared memory, from the controller's own accounting. */
   sharedMemory() {
     const [bytesInUse, slots, waiting, seats, retired, staging] = this.core.occupancy();
-    return { bytesInUse, ceiling: this.ceiling, slots, waiting, seats, retired, staging, memoryBytes: wasmMemory.buffer.byteLength };
+    return { bytesInUse, ceiling: this.ceiling, slots, waiting, seats, retired, staging, heapBytes: bindings.heapBytes(), memoryBytes: wasmMemory.buffer.byteLength };
   }
 
   dispose() {

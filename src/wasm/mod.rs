@@ -3,6 +3,7 @@
 //! (`workers/js/worker.js`), so no worker ever takes the allocator's lock or owns a thread
 //! stack in this memory.
 
+mod heap;
 mod main;
 
 use wasm_bindgen::prelude::*;
