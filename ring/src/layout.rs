@@ -40,7 +40,11 @@ use core::sync::atomic::AtomicU32;
 pub const LAYOUT_VERSION: u32 = 4;
 
 /// Bumped whenever the start-up handshake or the meaning of a shared word changes.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
+
+/// The longest a live worker goes without beating its heartbeat while it sleeps or a handler
+/// awaits (its event loop is free). The page's watchdog counts silence in these terms.
+pub const BEAT_MS: u32 = 100;
 
 /// Bytes of arguments a slot holds inline; larger arguments live in a heap buffer of the
 /// page's that the slot points at.
@@ -301,10 +305,11 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 58] {
+pub fn constants() -> [(&'static str, u32); 59] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
+        ("BEAT_MS", BEAT_MS),
         ("INLINE_BYTES", INLINE_BYTES as u32),
         ("INLINE_PTR", INLINE_PTR),
         ("MAX_SLOTS", MAX_SLOTS),

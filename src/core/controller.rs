@@ -10,10 +10,12 @@
 //! promises.
 
 use super::meter::{Meter, Metered};
+use super::recovery::{CrashPolicy, Decision, Recovery};
 use super::task::{
-    Args, AttachError, Cancelled, Completion, Current, QueueCorrupt, SeatGrant, TaskState,
+    Args, AttachError, Cancelled, Completion, Current, Outcome, QueueCorrupt, SeatGrant, TaskState,
     SEATS_PER_WORKER,
 };
+use super::watchdog::Verdict;
 use atelier_ring::layout::INLINE_BYTES;
 use atelier_ring::{Doorbell, ShapeError, TaskBlock, STAGING_DEFAULT};
 use std::sync::Arc;
@@ -253,6 +255,9 @@ impl Controller {
         t.serve_requests(&meter);
         match t.poll() {
             Some((done, current)) => {
+                if done.outcome == Outcome::Returned {
+                    t.recovery.succeeded();
+                }
                 self.current = Some((task, current));
                 Ok(Poll::Done(done))
             }
@@ -363,5 +368,61 @@ impl Controller {
             o.seats += t.seats_in_use();
         }
         o
+    }
+
+    /// Sets `task`'s crash policy, retry budget and `hangTimeoutMs` (None: off).
+    pub fn configure(
+        &mut self,
+        task: u32,
+        policy: CrashPolicy,
+        max_retries: u32,
+        hang_ms: Option<f64>,
+    ) -> Result<(), NoSuchTask> {
+        let t = self.task_mut(task)?;
+        t.recovery = Recovery::new(policy, max_retries);
+        t.watchdog.set_hang_ms(hang_ms);
+        Ok(())
+    }
+
+    /// A worker of `task` crashed: what the crash policy and the retry budget say.
+    pub fn crashed(&mut self, task: u32) -> Result<Decision, NoSuchTask> {
+        Ok(self.task_mut(task)?.recovery.crashed())
+    }
+
+    /// `startWorkers()` lifted `task`'s halt: its retry budget is whole again.
+    pub fn resume(&mut self, task: u32) {
+        if let Ok(t) = self.task_mut(task) {
+            t.recovery.resume();
+        }
+    }
+
+    /// Starts watching the heartbeat of the worker on `seat` (it finished its start-up).
+    pub fn arm(&mut self, task: u32, seat: u32) {
+        if let Ok(t) = self.task_mut(task) {
+            t.arm(seat);
+        }
+    }
+
+    /// One watchdog tick of `task` at `now_ms` (a monotonic clock); a tick adds at most
+    /// `max_credit_ms` of silence. Returns the seats found hung or gone, once each.
+    pub fn watch(
+        &mut self,
+        task: u32,
+        now_ms: f64,
+        max_credit_ms: f64,
+    ) -> Result<Vec<(u32, Verdict)>, NoSuchTask> {
+        Ok(self.task_mut(task)?.watch(now_ms, max_credit_ms))
+    }
+
+    /// How long the heartbeat of the worker on `seat` has been still, as the watchdog counts
+    /// it; None when the seat is not watched.
+    pub fn silence_ms(&self, task: u32, seat: u32) -> Option<f64> {
+        self.task(task).ok()?.watchdog.silence_ms(seat as usize)
+    }
+
+    /// The seat whose worker still runs call `call_id` (a cancelled call whose handler has not
+    /// returned), if any.
+    pub fn running_on(&self, task: u32, call_id: u32) -> Option<u32> {
+        self.task(task).ok()?.running_on(call_id)
     }
 }

@@ -7,6 +7,8 @@
 //! is what it acts on; the words in shared memory are only compared against it.
 
 use super::meter::{Meter, Metered};
+use super::recovery::Recovery;
+use super::watchdog::{Verdict, Watchdog};
 use atelier_ring::arena::{self, ARENA_DEFAULT};
 use atelier_ring::layout::{
     self, cancel, entry, entry_slot, pack, result, state, INLINE_BYTES, INLINE_PTR,
@@ -212,6 +214,10 @@ pub(crate) struct TaskState {
     /// Completions of calls the page had already settled.
     pub(crate) discarded: u64,
     pub(crate) footprint: u64,
+    /// The crash policy and retry budget.
+    pub(crate) recovery: Recovery,
+    /// The heartbeat watchdog of the task's seats.
+    pub(crate) watchdog: Watchdog,
 }
 
 /// The completion handed out by the last poll: its seat, its slot, and what the worker gets
@@ -262,6 +268,8 @@ impl TaskState {
             ignored: 0,
             discarded: 0,
             footprint,
+            recovery: Recovery::default(),
+            watchdog: Watchdog::new(block.cells.len(), None),
             block,
         }
     }
@@ -745,6 +753,7 @@ impl TaskState {
             return Ok(Vec::new());
         }
         s.state = SeatState::Quarantined;
+        self.watchdog.disarm(seat as usize);
         self.sweep(seat, requeue)
     }
 
@@ -877,5 +886,69 @@ impl TaskState {
         slots
             .chain(self.waiting.iter().map(|w| w.call_id))
             .collect()
+    }
+
+    /// Starts watching `seat`'s heartbeat (its worker finished its start-up).
+    pub(crate) fn arm(&mut self, seat: u32) {
+        if self.seats.get(seat as usize).map(|s| s.state) == Some(SeatState::Live) {
+            // Relaxed: the beat is a counter compared for change; nothing is read through it.
+            let beat = self.block.cells[seat as usize].beat.load(Ordering::Relaxed);
+            self.watchdog.arm(seat as usize, beat);
+        }
+    }
+
+    /// The seat whose worker runs slot `state` (RUNNING or ABANDONED), if it is live.
+    fn runner(&self, now: u32) -> Option<usize> {
+        let kind = layout::kind(now);
+        if kind != state::RUNNING && kind != state::ABANDONED {
+            return None;
+        }
+        let owner = layout::owner(now);
+        self.seats
+            .iter()
+            .position(|s| s.state == SeatState::Live && s.owner == owner)
+    }
+
+    /// One watchdog tick at `now_ms`: the seats found hung or gone. Each is reported once
+    /// (the page then declares its worker dead with [`reclaim`](Self::reclaim)).
+    pub(crate) fn watch(&mut self, now_ms: f64, max_credit_ms: f64) -> Vec<(u32, Verdict)> {
+        self.watchdog.tick(now_ms, max_credit_ms);
+        let mut busy = vec![false; self.seats.len()];
+        for (record, slot) in self.records.iter().zip(self.block.slots.iter()) {
+            if record.busy {
+                // Relaxed: advisory; the state word is only compared.
+                if let Some(seat) = self.runner(slot.state.load(Ordering::Relaxed)) {
+                    busy[seat] = true;
+                }
+            }
+        }
+        let mut verdicts = Vec::new();
+        for (seat, cell) in self.block.cells.iter().enumerate() {
+            if !self.watchdog.armed(seat) {
+                continue;
+            }
+            // Relaxed: see `arm`.
+            let beat = cell.beat.load(Ordering::Relaxed);
+            if let Some(v) = self.watchdog.observe(seat, beat, busy[seat]) {
+                verdicts.push((seat as u32, v));
+            }
+        }
+        verdicts
+    }
+
+    /// The seat whose worker still runs call `call_id` (after a cancel: its handler has not
+    /// returned), if any.
+    pub(crate) fn running_on(&self, call_id: u32) -> Option<u32> {
+        let index = self
+            .records
+            .iter()
+            .position(|r| r.busy && r.call_id == call_id)?;
+        let gen = self.records[index].gen;
+        // Acquire: pairs with the worker's claim, so the owner read is the claimer's.
+        let now = self.block.slots[index].state.load(Ordering::Acquire);
+        if layout::gen(now) != gen {
+            return None;
+        }
+        self.runner(now).map(|s| s as u32)
     }
 }

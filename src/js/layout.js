@@ -1,7 +1,8 @@
 // Generated from ring/src/layout.rs by `ATELIER_BLESS=1 cargo test -p atelier-ring layout`.
 // Do not edit: a test fails when this file and the Rust layout disagree.
 export const LAYOUT_VERSION = 4;
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
+export const BEAT_MS = 100;
 export const INLINE_BYTES = 192;
 export const INLINE_PTR = 0;
 export const MAX_SLOTS = 65535;
@@ -58,4 +59,4 @@ export const WORKER_IDLE = 1;
 export const WORKER_BUSY = 2;
 export const WORKER_PARKED = 3;
 export const WORKER_STOPPED = 4;
-export const LAYOUT_FINGERPRINT = 3697225672;
+export const LAYOUT_FINGERPRINT = 112206988;

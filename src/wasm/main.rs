@@ -2,7 +2,10 @@
 //! thread only (it never blocks, so it never traps there).
 
 use super::addr;
-use crate::core::{AttachError, Cancelled, Controller, Outcome, Poll, SubmitError, TaskShape};
+use crate::core::{
+    AttachError, Cancelled, Controller, CrashPolicy, Decision, Outcome, Poll, SubmitError,
+    TaskShape, Verdict,
+};
 use wasm_bindgen::prelude::*;
 
 /// `RuntimeCore::poll`'s out-record, read by the JS glue at `out_addr()`.
@@ -246,6 +249,66 @@ impl RuntimeCore {
         self.ctl
             .ignored(task)
             .map_or_else(|_| vec![0.0, 0.0], |(i, d)| vec![i as f64, d as f64])
+    }
+
+    /// Sets the task's crash policy (0 restart-fail-in-flight, 1 restart-requeue-in-flight,
+    /// 2 fail-task), `crashMaxRetries` and `hangTimeoutMs` (0: off).
+    pub fn configure(&mut self, task: u32, policy: u32, max_retries: u32, hang_ms: f64) {
+        let policy = match policy {
+            1 => CrashPolicy::RestartRequeueInFlight,
+            2 => CrashPolicy::FailTask,
+            _ => CrashPolicy::RestartFailInFlight,
+        };
+        let hang = (hang_ms > 0.0).then_some(hang_ms);
+        let _ = self.ctl.configure(task, policy, max_retries, hang);
+    }
+
+    /// A worker of the task crashed: `[0, afterMs, requeue]` to restart it, `[1, escalated]`
+    /// to halt the task.
+    pub fn crashed(&mut self, task: u32) -> Vec<u32> {
+        match self.ctl.crashed(task) {
+            Ok(Decision::Restart { after_ms, requeue }) => vec![0, after_ms, u32::from(requeue)],
+            Ok(Decision::Halt { escalated }) => vec![1, u32::from(escalated)],
+            Err(_) => vec![1, 0],
+        }
+    }
+
+    /// `startWorkers()` lifted the task's halt: its retry budget is whole again.
+    pub fn resume(&mut self, task: u32) {
+        self.ctl.resume(task);
+    }
+
+    /// Starts watching the heartbeat of the worker on `seat`.
+    pub fn arm(&mut self, task: u32, seat: u32) {
+        self.ctl.arm(task, seat);
+    }
+
+    /// One watchdog tick: `[seat, verdict, ...]` with verdict 1 for a hang, 2 for an exit.
+    pub fn watch(&mut self, task: u32, now_ms: f64, max_credit_ms: f64) -> Vec<u32> {
+        let verdicts = self
+            .ctl
+            .watch(task, now_ms, max_credit_ms)
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(verdicts.len() * 2);
+        for (seat, v) in verdicts {
+            out.push(seat);
+            out.push(match v {
+                Verdict::Hang => 1,
+                Verdict::Exit => 2,
+            });
+        }
+        out
+    }
+
+    /// Milliseconds the heartbeat of the worker on `seat` has been still; -1 when unwatched.
+    pub fn silence(&self, task: u32, seat: u32) -> f64 {
+        self.ctl.silence_ms(task, seat).unwrap_or(-1.0)
+    }
+
+    /// The seat whose worker still runs call `call_id`, or -1.
+    #[wasm_bindgen(js_name = runningOn)]
+    pub fn running_on(&self, task: u32, call_id: u32) -> i32 {
+        self.ctl.running_on(task, call_id).map_or(-1, |s| s as i32)
     }
 }
 
