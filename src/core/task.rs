@@ -20,9 +20,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Seats (cells, completion rings) per worker index: a replacement never shares a cell with
-/// a terminated predecessor that may still be finishing its last instructions, and the
-/// seats of a quarantine do not hold up restarts.
-pub const SEATS_PER_WORKER: u32 = 8;
+/// a terminated predecessor that may still be running (a busy worker outlives `terminate()`
+/// by up to 2 s in Chromium, and its seat is quarantined for 3 s), and the seats of a
+/// quarantine do not hold up restarts: a worker restarted every 100 ms needs 30.
+pub const SEATS_PER_WORKER: u32 = 32;
 
 /// Where a call's arguments live.
 pub(crate) enum Args {
@@ -754,6 +755,11 @@ impl TaskState {
         }
         s.state = SeatState::Quarantined;
         self.watchdog.disarm(seat as usize);
+        // A terminated thread may run on for a while (a zombie, see `release_seat`): with no
+        // quota it claims no more calls. Relaxed: the worker re-reads the quota on every take.
+        self.block.cells[seat as usize]
+            .quota
+            .store(0, Ordering::Relaxed);
         self.sweep(seat, requeue)
     }
 

@@ -1122,16 +1122,21 @@ export function encode(value, writer) {
   }
 }
 
-/** Writes the method name, then the argument array (error paths read `arguments[i]…`). */
-export function encodeArgs(method, args, writer) {
+/**
+ * Writes the method name, then the argument array (error paths read `arguments[i]…`), then
+ * the call's cancellation key when it has one.
+ */
+export function encodeArgs(method, args, writer, key) {
   if (typeof method !== 'string') throw new TypeError('encodeArgs: method must be a string');
   if (!isArray(args)) throw new TypeError('encodeArgs: args must be an array');
+  if (key !== undefined && typeof key !== 'string') throw new TypeError('encodeArgs: key must be a string or undefined');
   const w = writer;
   w.protoState = 0;
   try {
     writeString(w, method);
     refOrRegister(w, args);
     encodeArray(w, args, 1, false);
+    if (key !== undefined) writeString(w, key);
   } catch (e) {
     throw toPublicError(e, 'arguments');
   } finally {
@@ -1671,14 +1676,15 @@ export function decode(reader) {
   }
 }
 
-/** Reads what encodeArgs wrote: returns { method, args }. */
+/** Reads what encodeArgs wrote: returns { method, args, key } (key undefined when none). */
 export function decodeArgs(reader) {
   const r = reader;
   try {
     const method = readString(r);
     const args = readValue(r, 0);
     if (!isArray(args)) throw decodeError('arguments are not an array', r);
-    return { method, args };
+    const key = r.pos < r.end ? readString(r) : undefined;
+    return { method, args, key };
   } catch (e) {
     throw decodeFailure(e, r);
   } finally {

@@ -11,21 +11,35 @@
 // takes back every slot it held at once (its running calls fail, or are requeued by
 // stopWorkers), and the seat itself is quarantined for QUARANTINE_MS: `terminate()` stops a
 // thread soon, not at once, and its last instructions may still touch its own seat.
+//
+// What a crash does to the task is the controller's decision (src/core/recovery.rs): restart
+// after a backoff, requeueing or failing the crashed worker's running calls, or halt the task.
+// Hangs and exits are found by the controller's watchdog (src/core/watchdog.rs), which the
+// runtime ticks (runtime.js). See docs/crash-recovery.md.
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, protocolType } from './protocol.js';
 import { BELL_SEQ, BELL_SLEEPERS } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
-/** How long a dead worker's seat (and a disposed task's shared memory) is kept before reuse. */
-export const QUARANTINE_MS = 250;
+/**
+ * How long a dead worker's seat (and a disposed task's shared memory) is kept before reuse.
+ * `terminate()` stops an idle worker at once, but Chromium lets a worker that is running
+ * script go on until its forcible-termination delay, 2 s (measured here: a terminated worker
+ * in a synchronous loop kept storing to shared memory for 2.0 s). Until then such a zombie
+ * may still claim and complete calls and write into its seat; it must find nothing there that
+ * belongs to anyone else.
+ */
+export const QUARANTINE_MS = 3000;
+/** How often a worker whose seats are all quarantined looks for a free one. */
+const SEAT_RETRY_MS = 100;
 
 class Member {
   constructor(index) {
     this.index = index;
     this.worker = null;
     this.seat = -1;
-    this.status = 'stopped'; // starting | running | stopped | crashed
+    this.status = 'stopped'; // starting | running | stopping | stopped | crashed
     this.timer = 0;
   }
 }
@@ -40,8 +54,12 @@ export class WorkerPool {
     // until startWorkers().
     this.paused = false;
     this.lastCrash = null;
+    // The WorkerCrashedError that halted the task (fail-task or escalation), until
+    // startWorkers().
     this.failure = null;
     this.spawned = 0;
+    // Workers terminated by a hard cancel (cancelGraceMs).
+    this.terminated = 0;
   }
 
   size() {
@@ -52,10 +70,17 @@ export class WorkerPool {
     return this.members.filter((m) => m.status === 'running').length;
   }
 
+  /** The pool's `workerStatus`: crashed (a worker is down after a crash), running, stopping, stopped. */
   status() {
     if (this.members.some((m) => m.status === 'crashed')) return 'crashed';
     if (this.members.some((m) => m.status === 'running' || m.status === 'starting')) return 'running';
+    if (this.members.some((m) => m.status === 'stopping')) return 'stopping';
     return 'stopped';
+  }
+
+  /** Whether any worker has finished its start-up (its heartbeat is watched). */
+  watched() {
+    return this.members.some((m) => m.status === 'running');
   }
 
   /** Starts the workers on a task's first call (init: 'lazy'), unless it is paused. */
@@ -63,23 +88,43 @@ export class WorkerPool {
     if (!this.started && !this.paused) this.start();
   }
 
+  /** startWorkers(): resumes a paused task, lifts a halt, spawns every missing worker. */
   start() {
     this.paused = false;
+    if (this.failure !== null) {
+      this.failure = null;
+      this.task.runtime.core.resume(this.task.index);
+    }
     if (this.started) return;
     this.started = true;
-    for (const m of this.members) if (m.worker === null) this.spawn(m);
+    for (const m of this.members) {
+      if (m.worker === null) {
+        clearTimeout(m.timer);
+        this.spawn(m);
+      }
+    }
   }
 
   /**
    * Stops every worker: their running calls go back to pending (with their next attempt)
-   * and wait, with every other call, until `start()`.
+   * and wait, with every other call, until `start()` (`pause`) or the next call.
    */
-  stop() {
+  stop(pause = true) {
     this.started = false;
-    this.paused = true;
+    if (pause) this.paused = true;
     for (const m of this.members) {
+      const had = m.worker !== null;
       this.retire(m, true);
-      m.status = 'stopped';
+      if (!had) {
+        m.status = 'stopped';
+        continue;
+      }
+      // Stopping until the terminated thread's quarantine is over.
+      m.status = 'stopping';
+      m.timer = setTimeout(() => {
+        m.timer = 0;
+        if (m.status === 'stopping') m.status = 'stopped';
+      }, QUARANTINE_MS);
     }
   }
 
@@ -133,7 +178,7 @@ export class WorkerPool {
       m.timer = setTimeout(() => {
         m.timer = 0;
         if (this.started && m.worker === null && !task.disposed) this.spawn(m);
-      }, QUARANTINE_MS);
+      }, SEAT_RETRY_MS);
       return;
     }
     if (seat < 0) {
@@ -184,6 +229,8 @@ export class WorkerPool {
       } else if (type === MSG_READY) {
         clearTimeout(m.timer);
         m.status = 'running';
+        core.arm(task.index, seat);
+        task.runtime.watchdog.start();
       } else if (type === MSG_FAIL) {
         this.crash(m, 'load', data.error, `worker ${m.index} of task ${task.name} failed to start: ${data.error && data.error.message}`);
       } else if (type === MSG_FAULT) {
@@ -215,11 +262,28 @@ export class WorkerPool {
     const task = this.task;
     if (task.disposed) return;
     if (this.bellWord === undefined) this.bellWord = task.runtime.core.taskInfo(task.index)[7] >>> 2;
-    const i32 = task.runtime.views.i32;
+    const i32 = task.runtime.views.cover(this.bellWord * 4 + 8).i32;
     const seq = Atomics.load(i32, this.bellWord + (BELL_SEQ >>> 2));
     if (seq === this.bellSeen || Atomics.load(i32, this.bellWord + (BELL_SLEEPERS >>> 2)) === 0) return;
     this.bellSeen = seq;
     for (const m of this.members) if (m.worker && m.status === 'running') m.worker.postMessage({ __atelier: MSG_BELL });
+  }
+
+  /**
+   * Rings the task's work doorbell without new work: sleeping workers wake, beat and look at
+   * the cancellation flags of the calls they run (a cancelled handler that awaits gets its
+   * `ctx.signal` abort event now, not at its next heartbeat).
+   */
+  ringWorkBell() {
+    const task = this.task;
+    if (task.disposed) return;
+    if (this.bellWord === undefined) this.bellWord = task.runtime.core.taskInfo(task.index)[7] >>> 2;
+    // The views may predate the growth that made room for this task's block.
+    const i32 = task.runtime.views.cover(this.bellWord * 4 + 8).i32;
+    const seq = this.bellWord + (BELL_SEQ >>> 2);
+    Atomics.add(i32, seq, 1);
+    Atomics.notify(i32, seq);
+    if (task.runtime.fallback) this.ringFallbackBell();
   }
 
   /** Worker `index` wrote invalid words into shared memory: it is replaced, as a crash. */
@@ -228,25 +292,82 @@ export class WorkerPool {
     if (m && m.worker) this.crash(m, 'error', undefined, message);
   }
 
+  /** The watchdog found the worker on `seat` hung (`'hang'`) or gone (`'exit'`). */
+  verdict(seat, reason) {
+    const m = this.members.find((x) => x.seat === seat);
+    if (m === undefined || m.worker === null) return;
+    const task = this.task;
+    const message = reason === 'hang'
+      ? `worker ${m.index} of task ${task.name} ran a call without a heartbeat for hangTimeoutMs (${task.config.hangTimeoutMs} ms) and was terminated: a handler is stuck in synchronous code (call ctx.throwIfAborted() in long loops, or raise hangTimeoutMs)`
+      : `worker ${m.index} of task ${task.name} stopped beating with nothing running (it called close(), or its thread is gone) and was replaced`;
+    this.crash(m, reason, reason === 'hang' ? { hangTimeoutMs: task.config.hangTimeoutMs } : undefined, message);
+  }
+
   /**
-   * A worker failed: the calls it was running reject with WorkerCrashedError, every other
-   * call goes on, and the worker is replaced. A worker that fails to start halts the task
-   * until `startWorkers()` (the retry budget and backoff of the crash policies build on this).
+   * Hard cancel (cancelGraceMs): the cancelled call `id` still runs after the grace, so its
+   * worker is terminated and replaced at once. Not a crash: no retry budget, no backoff; the
+   * other calls running on that worker are requeued.
+   */
+  hardCancel(id) {
+    const task = this.task;
+    if (task.disposed) return;
+    const seat = task.runtime.core.runningOn(task.index, id);
+    if (seat < 0) return;
+    const m = this.members.find((x) => x.seat === seat);
+    if (m === undefined || m.worker === null) return;
+    this.terminated++;
+    this.retire(m, true);
+    m.status = 'stopped';
+    if (this.started) this.spawn(m);
+  }
+
+  /**
+   * A worker failed (`reason`: error, load, exit, hang). The controller's crash policy decides
+   * (src/core/recovery.rs): restart it after the backoff, its running calls failing with
+   * WorkerCrashedError or requeued; or halt the task (fail-task, or more crashes in a row
+   * than crashMaxRetries): every call fails or is rejected with the error, and later calls
+   * too, until startWorkers().
    */
   crash(m, reason, cause, message) {
     const task = this.task;
-    const failed = this.retire(m, false);
-    m.status = 'crashed';
+    const core = task.runtime.core;
     const info = { taskId: task.id, workerIndex: m.index, reason, cause };
     this.lastCrash = { ts: Date.now(), error: message, workerIndex: m.index, reason };
-    task.runtime.rejectCalls(failed, () => new WorkerCrashedError(message, info));
-    if (reason === 'load') {
-      this.failure = new WorkerCrashedError(message, info);
-      this.stop();
-      m.status = 'crashed';
-      task.failAll(() => this.failure);
-    } else if (this.started) {
-      this.spawn(m);
+    const [halt, a, b] = core.crashed(task.index);
+    if (halt === 1) {
+      const escalated = a === 1;
+      const why = escalated
+        ? `${message} (the crashes in a row exceeded crashMaxRetries (${task.config.crashMaxRetries}), so task ${task.name} halted; call startWorkers() to resume it)`
+        : `${message} (crashPolicy 'fail-task': task ${task.name} halted; call startWorkers() to resume it)`;
+      this.halt(m, new WorkerCrashedError(why, info));
+      return;
     }
+    const failed = this.retire(m, b === 1);
+    m.status = 'crashed';
+    task.runtime.rejectCalls(failed, () => new WorkerCrashedError(message, info));
+    // Restarts are eager: the worker comes back after the backoff whether calls wait or not.
+    if (this.started) {
+      m.timer = setTimeout(() => {
+        m.timer = 0;
+        if (this.started && m.worker === null && !task.disposed) this.spawn(m);
+      }, a);
+    }
+  }
+
+  /**
+   * Halts the task after `m` crashed: its running calls and every other worker's fail with
+   * `error`, waiting and pending calls are rejected with it, and so are later calls, until
+   * startWorkers().
+   */
+  halt(m, error) {
+    const task = this.task;
+    this.failure = error;
+    this.started = false;
+    for (const x of this.members) {
+      const failed = this.retire(x, false);
+      task.runtime.rejectCalls(failed, () => error);
+      x.status = x === m ? 'crashed' : 'stopped';
+    }
+    task.failAll(() => error);
   }
 }

@@ -11,6 +11,7 @@ import { Views } from './views.js';
 import * as L from './layout.js';
 import { Writer, Reader, encodeArgs, decode } from './codec.js';
 import { notIsolatedError, TaskDisposedError } from './errors.js';
+import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
 
 const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
@@ -114,8 +115,14 @@ class Runtime {
     this.writer = new Writer((need) => this.growStaging(need));
     this.reader = new Reader();
     this.taskCount = 0;
+    // Tasks with cancelled calls whose handlers still run: the pump keeps reading their
+    // completions (discarded) so their slots come back.
+    this.lingering = new Set();
+    this.abortTaskController = new AbortTaskController();
+    this.watchdog = new WatchdogTimer(this);
     const runtime = this;
     this.api = {
+      abortTaskController: this.abortTaskController,
       defineTask(taskConfig) {
         return runtime.defineTask(taskConfig);
       },
@@ -139,6 +146,7 @@ class Runtime {
     if (this.disposed) return;
     for (const task of [...this.tasks]) task.dispose();
     this.disposed = true;
+    this.watchdog.stop();
     // Free the staging buffer and the core once the tasks' quarantine is over.
     setTimeout(() => {
       this.coreFreed = true;
@@ -185,14 +193,26 @@ class Runtime {
     return { u8: this.views.u8, start: ptr, cap: this.stagingCap };
   }
 
-  /** Encodes and submits one call; returns its promise. */
-  submit(task, method, args) {
+  /**
+   * Encodes and submits one call; returns its promise. `opts` are the `with()` options;
+   * `key` the call's cancellation key (undefined: none).
+   */
+  submit(task, method, args, opts, key) {
     const writer = this.writer;
+    const signal = opts === null ? undefined : opts.signal;
+    const timeoutMs = task.config.timeoutMs;
+    task.dispatched++;
+    if (key !== undefined && this.abortTaskController.isAborted(key)) {
+      return Promise.reject(abortError(`${method}() was not started: its key ${JSON.stringify(key)} is aborted (abortTaskController.clear(key) lets calls with it run again)`, this.abortTaskController.entries.get(key).controller.signal.reason));
+    }
+    if (signal !== undefined && signal.aborted) {
+      return Promise.reject(abortError(`${method}() was not started: its signal is aborted`, signal.reason));
+    }
     let id;
     try {
       if (this.stagingPtr === 0) this.growStaging(256);
       writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
-      encodeArgs(method, args, writer);
+      encodeArgs(method, args, writer, key);
       const len = writer.length;
       if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
       id = this.core.submit(task.index, len);
@@ -200,16 +220,81 @@ class Runtime {
       return Promise.reject(error);
     }
     task.outstanding++;
-    task.dispatched++;
     const call = new Call(task, method);
     this.calls.set(id, call);
     call.promise = new Promise((resolve, reject) => {
       call.resolve = resolve;
       call.reject = reject;
     });
+    if (opts !== null) call.opts = opts;
+    if (key !== undefined || signal !== undefined || timeoutMs !== undefined) this.watchCall(id, call, key, signal, timeoutMs);
     if (this.fallback) task.pool.ringFallbackBell();
     if (!this.pumping) this.pump();
     return call.promise;
+  }
+
+  /** Cancels call `id` when its key or signal aborts or its timeout fires. */
+  watchCall(id, call, key, signal, timeoutMs) {
+    const method = call.method;
+    const onAbort = (event) => {
+      const s = event.target;
+      const what = s === signal ? 'its signal' : `abortTaskController.abort(${JSON.stringify(key)})`;
+      this.cancelCall(id, L.CANCEL_ABORTED, abortError(`${method}() was aborted by ${what}`, s.reason));
+    };
+    const parts = { onAbort, entry: null, signal: null, timer: 0 };
+    if (key !== undefined) {
+      parts.entry = this.abortTaskController.hold(key);
+      parts.entry.controller.signal.addEventListener('abort', onAbort);
+    }
+    if (signal !== undefined) {
+      parts.signal = signal;
+      signal.addEventListener('abort', onAbort);
+    }
+    if (timeoutMs !== undefined) {
+      parts.timer = setTimeout(() => {
+        this.cancelCall(id, L.CANCEL_TIMED_OUT, abortError(`${method}() timed out after ${timeoutMs} ms (timeoutMs of task ${call.task.name})`));
+      }, timeoutMs);
+    }
+    call.watch = parts;
+  }
+
+  /**
+   * Cancels call `id`: a call not started never runs; a running call's flag is set in shared
+   * memory (its handler sees `ctx.signal` abort) and its result will be discarded. Either way
+   * it rejects now with `error`. With cancelGraceMs, a handler still running after the grace
+   * has its worker terminated and replaced.
+   */
+  cancelCall(id, code, error) {
+    const call = this.calls.get(id);
+    if (call === undefined) return;
+    const task = call.task;
+    const r = task.disposed ? 0 : this.core.cancel(task.index, id, code);
+    this.end(id, call);
+    call.reject(error);
+    if (r === 2) {
+      // Wake the call's worker if it sleeps while the handler awaits: it fires ctx.signal.
+      task.pool.ringWorkBell();
+      this.lingering.add(task);
+      const grace = task.config.cancelGraceMs;
+      if (grace !== undefined) setTimeout(() => task.pool.hardCancel(id), grace);
+    }
+  }
+
+  /** Call `id` is settled: it leaves the runtime's books. */
+  end(id, call) {
+    this.calls.delete(id);
+    const w = call.watch;
+    if (w !== null) {
+      call.watch = null;
+      if (w.entry !== null) {
+        w.entry.controller.signal.removeEventListener('abort', w.onAbort);
+        this.abortTaskController.release(w.entry);
+      }
+      if (w.signal !== null) w.signal.removeEventListener('abort', w.onAbort);
+      clearTimeout(w.timer);
+    }
+    const task = call.task;
+    if (--task.outstanding === 0) task.quiet();
   }
 
   /** Settles every finished call; returns how many. */
@@ -218,7 +303,14 @@ class Runtime {
     let hungry = false;
     const core = this.core;
     for (const task of this.tasks) {
-      if (task.outstanding === 0 || task.disposed) continue;
+      if (task.disposed) continue;
+      if (task.outstanding === 0) {
+        if (!this.lingering.has(task)) continue;
+        // Only cancelled calls' handlers still run: read (and discard) their completions.
+        while (core.poll(task.index)) this.settle(task);
+        if (core.inFlight(task.index) === 0) this.lingering.delete(task);
+        continue;
+      }
       while (core.poll(task.index)) {
         settled++;
         this.settle(task);
@@ -240,8 +332,7 @@ class Runtime {
     const outcome = out[base + OUT_OUTCOME];
     const call = this.calls.get(id);
     if (call === undefined) return; // already settled (crash, dispose): the slot is released anyway
-    this.calls.delete(id);
-    task.outstanding--;
+    this.end(id, call);
     if (outcome === 2) {
       const message = `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote an invalid result for ${call.method}(): ${this.core.invalidReason()}`;
       call.reject(new Error(message));
@@ -292,7 +383,7 @@ class Runtime {
         Atomics.add(i32, sleepersWord, 1);
         try {
           const settled = this.drain();
-          if (this.calls.size === 0) return;
+          if (this.calls.size === 0 && this.lingering.size === 0) return;
           const awake = this.hungry || this.calls.size <= SPIN_MAX_OUTSTANDING;
           if ((awake && settled > 0) || first) {
             // Let the callers run; on the first round, let a burst of calls (a loop,
@@ -330,8 +421,7 @@ class Runtime {
     for (const [id, call] of this.calls) {
       if (call.task !== task) continue;
       if (!task.disposed) this.core.cancel(task.index, id, L.CANCEL_ABORTED);
-      this.calls.delete(id);
-      task.outstanding--;
+      this.end(id, call);
       call.reject(makeError(call));
     }
   }
@@ -341,8 +431,7 @@ class Runtime {
     for (const id of ids) {
       const call = this.calls.get(id);
       if (call === undefined) continue;
-      this.calls.delete(id);
-      call.task.outstanding--;
+      this.end(id, call);
       call.reject(makeError(call));
     }
   }
@@ -355,16 +444,94 @@ class Call {
     this.promise = null;
     this.resolve = null;
     this.reject = null;
+    // What cancels it (key, signal, timeout), when anything does.
+    this.watch = null;
+    // The with() options it was made with (trace, transfer, transferResult are kept for the
+    // observability and transfer work).
+    this.opts = null;
   }
 }
+
+/**
+ * Ticks the controller's heartbeat watchdog (src/core/watchdog.rs) while any task has a
+ * worker past its start-up: every WATCH_MS, or WATCH_HANG_MS while a task sets hangTimeoutMs.
+ * A tick credits at most two intervals of silence, so a page whose thread was blocked or
+ * throttled does not take stale heartbeats for hangs.
+ */
+class WatchdogTimer {
+  constructor(runtime) {
+    this.runtime = runtime;
+    this.timer = 0;
+    this.interval = 0;
+  }
+
+  start() {
+    const want = [...this.runtime.tasks].some((t) => t.config.hangTimeoutMs !== undefined) ? WATCH_HANG_MS : WATCH_MS;
+    if (this.timer !== 0 && this.interval === want) return;
+    this.stop();
+    this.interval = want;
+    this.timer = setInterval(() => this.tick(), want);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = 0;
+  }
+
+  tick() {
+    const runtime = this.runtime;
+    const now = performance.now();
+    let watched = false;
+    for (const task of runtime.tasks) {
+      if (task.disposed || !task.pool.watched()) continue;
+      watched = true;
+      const v = runtime.core.watch(task.index, now, 2 * this.interval);
+      for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], v[i + 1] === 1 ? 'hang' : 'exit');
+    }
+    if (!watched) this.stop();
+  }
+}
+
+/** The watchdog's tick, and its tick while some task detects hangs. */
+const WATCH_MS = 250;
+const WATCH_HANG_MS = 100;
 
 function isPositiveInt(v) {
   return Number.isInteger(v) && v >= 1;
 }
 
+/** The options `defineTask(config)` knows. */
+const TASK_OPTIONS = [
+  'type', 'worker', 'init', 'poolSize', 'maxInFlight', 'keyOf', 'timeoutMs', 'crashPolicy', 'crashMaxRetries',
+  'idleTimeoutMs', 'hangTimeoutMs', 'cancelGraceMs', 'startupTimeoutMs', 'taskName', 'taskId',
+];
+/** Options of the contract this version does not implement yet: refused, never ignored. */
+const TASK_OPTIONS_LATER = ['maxQueueDepth', 'queuePolicy'];
+const CRASH_POLICIES = ['restart-fail-in-flight', 'restart-requeue-in-flight', 'fail-task'];
+/** The options `task.with(options)` knows. */
+const CALL_OPTIONS = ['key', 'signal', 'trace', 'transfer', 'transferResult'];
+
+/** A positive number of milliseconds, or undefined when not set. */
+function optionalMs(config, name) {
+  const v = config[name];
+  if (v === undefined) return undefined;
+  if (!(typeof v === 'number' && v > 0 && v <= 2 ** 31 - 1)) {
+    throw new RangeError(`defineTask: ${name} must be a positive number of milliseconds up to 2147483647 (got ${String(v)})`);
+  }
+  return v;
+}
+
 function validateTaskConfig(config) {
   if (config === null || typeof config !== 'object') {
     throw new TypeError("defineTask(config): config must be an object like { type: 'parallel', worker: () => new Worker(url, { type: 'module' }) }");
+  }
+  for (const name of Object.keys(config)) {
+    if (TASK_OPTIONS_LATER.includes(name)) {
+      throw new TypeError(`defineTask: option "${name}" is not supported by this version of Atelier yet (calls beyond the shared-memory slots wait in the page, in order); remove it`);
+    }
+    if (!TASK_OPTIONS.includes(name)) {
+      throw new TypeError(`defineTask: unknown option "${name}"; the options are ${TASK_OPTIONS.join(', ')}`);
+    }
   }
   const { type, worker } = config;
   if (type !== 'parallel' && type !== 'singleton') {
@@ -386,9 +553,16 @@ function validateTaskConfig(config) {
   if (!isPositiveInt(maxInFlight) || maxInFlight > MAX_IN_FLIGHT) {
     throw new RangeError(`defineTask: maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT} (got ${String(config.maxInFlight)})`);
   }
-  const startupTimeoutMs = config.startupTimeoutMs ?? 10000;
-  if (!(typeof startupTimeoutMs === 'number' && startupTimeoutMs > 0)) {
-    throw new RangeError(`defineTask: startupTimeoutMs must be a positive number of milliseconds (got ${String(config.startupTimeoutMs)})`);
+  if (config.keyOf !== undefined && typeof config.keyOf !== 'function') {
+    throw new TypeError(`defineTask: keyOf must be a function (...args) => string (got ${typeof config.keyOf})`);
+  }
+  const crashPolicy = config.crashPolicy ?? 'restart-fail-in-flight';
+  if (!CRASH_POLICIES.includes(crashPolicy)) {
+    throw new TypeError(`defineTask: crashPolicy must be one of ${CRASH_POLICIES.map((p) => `'${p}'`).join(', ')} (got ${String(crashPolicy)})`);
+  }
+  const crashMaxRetries = config.crashMaxRetries ?? 3;
+  if (!(Number.isInteger(crashMaxRetries) && crashMaxRetries >= 0 && crashMaxRetries <= 1000)) {
+    throw new RangeError(`defineTask: crashMaxRetries must be an integer from 0 to 1000 (got ${String(config.crashMaxRetries)})`);
   }
   return {
     type,
@@ -396,10 +570,35 @@ function validateTaskConfig(config) {
     init,
     poolSize,
     maxInFlight,
-    startupTimeoutMs,
+    keyOf: config.keyOf,
+    timeoutMs: optionalMs(config, 'timeoutMs'),
+    crashPolicy,
+    crashMaxRetries,
+    idleTimeoutMs: optionalMs(config, 'idleTimeoutMs'),
+    hangTimeoutMs: optionalMs(config, 'hangTimeoutMs'),
+    cancelGraceMs: optionalMs(config, 'cancelGraceMs'),
+    startupTimeoutMs: optionalMs(config, 'startupTimeoutMs') ?? 10000,
     taskName: config.taskName,
     taskId: config.taskId,
   };
+}
+
+/** Checks `task.with(options)`; returns them merged over `base`. */
+function validateCallOptions(options, base) {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('task.with(options): options must be an object like { key, signal, trace, transfer, transferResult }');
+  }
+  for (const name of Object.keys(options)) {
+    if (!CALL_OPTIONS.includes(name)) {
+      throw new TypeError(`task.with: unknown option "${name}"; the options are ${CALL_OPTIONS.join(', ')}`);
+    }
+  }
+  const { key, signal, transfer, transferResult } = options;
+  if (key !== undefined && typeof key !== 'string') throw new TypeError(`task.with: key must be a string (got ${typeof key})`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('task.with: signal must be an AbortSignal');
+  if (transfer !== undefined && !Array.isArray(transfer)) throw new TypeError('task.with: transfer must be an array of transferable objects');
+  if (transferResult !== undefined && typeof transferResult !== 'boolean') throw new TypeError('task.with: transferResult must be a boolean');
+  return { ...base, ...options };
 }
 
 class Task {
@@ -409,6 +608,8 @@ class Task {
     this.id = config.taskId ?? `task-${runtime.id}-${n}`;
     this.name = config.taskName ?? this.id;
     this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize, config.maxInFlight + pendingSlots(config.type, config.maxInFlight));
+    runtime.core.configure(this.index, CRASH_POLICIES.indexOf(config.crashPolicy), config.crashMaxRetries, config.hangTimeoutMs ?? 0);
+    this.idleTimer = 0;
     this.outstanding = 0;
     this.dispatched = 0;
     this.disposed = false;
@@ -418,40 +619,73 @@ class Task {
     if (config.init === 'eager') this.pool.start();
   }
 
-  call(method, args) {
+  call(method, args, opts) {
     if (this.disposed) {
+      this.dispatched++;
       return Promise.reject(new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
     }
-    if (this.pool.failure) return Promise.reject(this.pool.failure);
+    if (this.pool.failure) {
+      this.dispatched++;
+      return Promise.reject(this.pool.failure);
+    }
+    let key = opts === null ? undefined : opts.key;
+    if (key === undefined && this.config.keyOf !== undefined) {
+      try {
+        key = this.config.keyOf(...args);
+      } catch (error) {
+        this.dispatched++;
+        return Promise.reject(error);
+      }
+      if (typeof key !== 'string') {
+        this.dispatched++;
+        return Promise.reject(new TypeError(`keyOf of task ${this.name} returned ${typeof key} for ${method}(); it must return a string ('' for no key)`));
+      }
+    }
+    if (key === '') key = undefined;
+    clearTimeout(this.idleTimer);
     this.pool.startLazily();
-    return this.runtime.submit(this, method, args);
+    return this.runtime.submit(this, method, args, opts, key);
   }
 
-  method(name) {
-    let fn = this.methods.get(name);
+  /** Nothing is outstanding any more: with idleTimeoutMs, the workers stop after that long. */
+  quiet() {
+    const ms = this.config.idleTimeoutMs;
+    if (ms === undefined || this.disposed) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.idle(), ms);
+  }
+
+  idle() {
+    this.idleTimer = 0;
+    if (this.disposed || this.outstanding > 0 || !this.pool.started) return;
+    // A cancelled call's handler may still run: never stop a worker under it.
+    if (this.runtime.core.inFlight(this.index) > 0) {
+      this.idleTimer = setTimeout(() => this.idle(), this.config.idleTimeoutMs);
+      return;
+    }
+    this.pool.stop(false);
+  }
+
+  method(name, opts) {
+    const cache = opts === null ? this.methods : opts.methods;
+    let fn = cache.get(name);
     if (fn === undefined) {
       const task = this;
       fn = function (...args) {
-        return task.call(name, args);
+        return task.call(name, args, opts);
       };
-      this.methods.set(name, fn);
+      cache.set(name, fn);
     }
     return fn;
   }
 
-  makeProxy() {
+  /** The task proxy; `opts` are the with() options its calls carry (null for none). */
+  makeProxy(opts = null) {
     const task = this;
     const reserved = {
       with(options) {
-        // Per-call options (key, signal, trace, transfer, transferResult) come with keyed
-        // cancellation and transfer semantics; until then they are refused, not ignored.
-        const given = options && typeof options === 'object' ? Object.keys(options) : [];
-        if (given.length > 0) {
-          throw new TypeError(
-            `task.with({ ${given.join(', ')} }): per-call options are not supported by this version of Atelier yet; call the task directly`,
-          );
-        }
-        return task.proxy;
+        const merged = validateCallOptions(options, opts === null ? {} : opts.values);
+        return task.makeProxy({ values: merged, ...merged, methods: new Map() });
       },
       getState() {
         return task.state();
@@ -470,7 +704,7 @@ class Task {
       get(_, prop) {
         if (typeof prop !== 'string' || prop === 'then') return undefined;
         if (RESERVED.has(prop)) return reserved[prop];
-        return task.method(prop);
+        return task.method(prop, opts);
       },
       has(_, prop) {
         return typeof prop === 'string' && prop !== 'then';
@@ -487,7 +721,7 @@ class Task {
       activeWorkers: this.pool.ready(),
       workerStatus: this.pool.status(),
       lastCrash: this.pool.lastCrash,
-      taskStatus: this.outstanding > 0 ? 'active' : 'idle',
+      taskStatus: this.pool.paused ? 'paused' : this.outstanding > 0 ? 'active' : 'idle',
       totalDispatched: this.dispatched,
       queueDepth: this.disposed ? 0 : core.inFlight(this.index),
       pendingQueueDepth: this.disposed ? 0 : core.pending(this.index),
@@ -512,14 +746,20 @@ class Task {
   /** What each worker's cell in shared memory says. */
   workerCells() {
     if (this.disposed) return [];
-    const u32 = this.runtime.views.u32;
     if (this.cellsAddr === undefined) this.cellsAddr = this.runtime.core.taskInfo(this.index)[2];
+    const views = this.runtime.views;
     return this.pool.members.map((m, index) => {
-      if (m.seat < 0) return { index, status: m.status, phase: 'stopped', beats: 0, completed: 0, running: 0, discarded: 0 };
+      if (m.seat < 0) return { index, status: m.status, phase: 'stopped', beats: 0, heartbeatAgeMs: null, completed: 0, running: 0, discarded: 0 };
+      // The views may predate the growth that made room for this task's block.
+      const u32 = views.cover(this.cellsAddr + (m.seat + 1) * L.CELL_SIZE).u32;
       const w = (this.cellsAddr + m.seat * L.CELL_SIZE) >>> 2;
+      const age = this.runtime.core.silence(this.index, m.seat);
       return {
         index,
         status: m.status,
+        // How long its heartbeat has been still, as the watchdog counts it (null until the
+        // worker finished its start-up).
+        heartbeatAgeMs: age < 0 ? null : age,
         phase: PHASES[u32[w + (L.CELL_PHASE >>> 2)]] ?? 'unknown',
         beats: u32[w + (L.CELL_BEAT >>> 2)],
         completed: u32[w + (L.CELL_COMPLETED >>> 2)],
@@ -537,6 +777,8 @@ class Task {
   dispose() {
     if (this.disposed) return;
     this.disposed = true;
+    clearTimeout(this.idleTimer);
+    this.runtime.lingering.delete(this);
     this.pool.terminate();
     this.failAll((call) => new TaskDisposedError(`task ${this.name} was disposed while ${call.method}() was waiting or running`));
     const runtime = this.runtime;

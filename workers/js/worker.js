@@ -28,8 +28,12 @@ import { Port, INFO } from './port.js';
  */
 const SPIN_MS = 0.1;
 const SPIN_MS_NO_SPARE_CORE = 0.01;
-/** How long a sleeping worker waits before it beats its heartbeat and sleeps again. */
-const PARK_MS = 500;
+/**
+ * How long a sleeping worker waits before it beats its heartbeat, looks at the cancellation
+ * flags of the calls it runs, and sleeps again (layout's BEAT_MS, which the page's watchdog
+ * counts on).
+ */
+const PARK_MS = L.BEAT_MS;
 /**
  * A worker running call after call without a pause yields to its event loop this often, so
  * that timers, messages and awaits in its handlers still run.
@@ -122,6 +126,9 @@ class PullLoop {
     this.private = null;
     this.wake = null;
     this.lastYield = performance.now();
+    // Contexts of running calls whose handler asked for `ctx.signal`: their abort event
+    // fires when the page sets the call's cancellation flag.
+    this.watched = new Set();
     // Without Atomics.waitAsync an idle worker sleeps until the page's doorbell message.
     this.waitAsync = typeof Atomics.waitAsync === 'function';
     if (!this.waitAsync) {
@@ -149,11 +156,17 @@ class PullLoop {
           pending.then(() => this.kick());
         }
         if (performance.now() - this.lastYield > YIELD_MS) {
+          this.checkAborts();
           await yieldToEventLoop();
           this.lastYield = performance.now();
         }
       }
     }
+  }
+
+  /** Fires the signal of every watched call the page has cancelled. */
+  checkAborts() {
+    for (const ctx of this.watched) ctx._check();
   }
 
   kick() {
@@ -179,6 +192,7 @@ class PullLoop {
   async park() {
     const port = this.port;
     port.setPhase(port.running > 0 ? L.WORKER_BUSY : L.WORKER_PARKED);
+    port.beat();
     const i32 = this.views.i32;
     for (;;) {
       // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
@@ -207,6 +221,8 @@ class PullLoop {
         Atomics.sub(i32, this.sleepersWord, 1);
       }
       port.beat();
+      // The page rings this doorbell when it cancels a running call, too.
+      if (this.watched.size > 0) this.checkAborts();
       slot = port.take();
       if (slot !== -1) return slot;
     }
@@ -225,6 +241,7 @@ class PullLoop {
     const gen = port.gens[slot];
     let method;
     let result;
+    let ctx = null;
     try {
       const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);
@@ -236,20 +253,34 @@ class PullLoop {
         throw new TypeError(`unknown method "${method}": this worker's handlers are ${known.map((k) => `"${k}"`).join(', ') || '(none)'}`);
       }
       const args = call.args;
-      args.push(new TaskContext(this, slot, gen, callId, attempt));
+      ctx = new TaskContext(this, slot, gen, callId, attempt, call.key);
+      args.push(ctx);
       result = handler.apply(this.handlers, args);
     } catch (error) {
+      this.done(ctx);
       this.finish(slot, L.STATUS_THREW, error, method);
       return undefined;
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       return Promise.resolve(result).then(
-        (value) => this.finish(slot, L.STATUS_OK, value, method),
-        (error) => this.finish(slot, L.STATUS_THREW, error, method),
+        (value) => {
+          this.done(ctx);
+          this.finish(slot, L.STATUS_OK, value, method);
+        },
+        (error) => {
+          this.done(ctx);
+          this.finish(slot, L.STATUS_THREW, error, method);
+        },
       );
     }
+    this.done(ctx);
     this.finish(slot, L.STATUS_OK, result, method);
     return undefined;
+  }
+
+  /** The call of `ctx` is over: its signal is no longer watched. */
+  done(ctx) {
+    if (ctx !== null && ctx._controller !== null) this.watched.delete(ctx);
   }
 
   /** Encodes `value` as the call's result and publishes it. */
@@ -325,29 +356,35 @@ class PullLoop {
 
 /** The last argument of every handler. */
 class TaskContext {
-  constructor(loop, slot, gen, callId, attempt) {
+  constructor(loop, slot, gen, callId, attempt, key) {
+    this._loop = loop;
     this._port = loop.port;
     this._slot = slot;
     this._gen = gen;
     this._controller = null;
+    this._fired = false;
     this.callId = String(callId);
-    this.key = undefined;
+    this.key = key;
     this.attempt = attempt;
   }
 
-  /** Aborts when the call is cancelled or times out; reads the flag in shared memory. */
+  /**
+   * Aborts when the call is cancelled or times out. `signal.aborted` reads the flag in shared
+   * memory, so a synchronous loop sees it without yielding; an awaiting handler gets the
+   * `abort` event within a heartbeat of the cancel (the page rings the worker's doorbell).
+   */
   get signal() {
     if (this._controller === null) {
       const controller = new AbortController();
       const ctx = this;
       Object.defineProperty(controller.signal, 'aborted', {
         get() {
-          const code = ctx._code();
-          if (code !== L.CANCEL_NONE && !controller.signal.reason) controller.abort(abortError(code));
-          return code !== L.CANCEL_NONE;
+          ctx._check();
+          return ctx._code() !== L.CANCEL_NONE;
         },
       });
       this._controller = controller;
+      this._loop.watched.add(this);
     }
     return this._controller.signal;
   }
@@ -356,10 +393,24 @@ class TaskContext {
     return this._port.cancelCode(this._slot, this._gen);
   }
 
+  /** Fires the signal's abort event once the page has cancelled the call. */
+  _check() {
+    const c = this._controller;
+    if (c === null || this._fired) return;
+    const code = this._code();
+    if (code === L.CANCEL_NONE) return;
+    this._fired = true;
+    this._loop.watched.delete(this);
+    c.abort(abortError(code));
+  }
+
   /** Beats the heartbeat and throws an AbortError when the call was cancelled. */
   throwIfAborted() {
     this._port.beat();
     const code = this._code();
-    if (code !== L.CANCEL_NONE) throw abortError(code);
+    if (code !== L.CANCEL_NONE) {
+      this._check();
+      throw abortError(code);
+    }
   }
 }

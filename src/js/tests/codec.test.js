@@ -884,6 +884,22 @@ describe('encodeArgs / decodeArgs', () => {
     assert.equal(r.offset, w.length);
   });
 
+  test('a cancellation key travels after the arguments; none reads as undefined', () => {
+    for (const key of ['user:42', '', 'é\uD800', undefined]) {
+      const { w, state } = makeWriter(8);
+      encodeArgs('search', ['q', { page: 2 }], w, key);
+      const r = new Reader();
+      r.reset(state.u8, state.start, w.length);
+      const got = decodeArgs(r);
+      assert.equal(got.method, 'search');
+      assert.deepStrictEqual(got.args, ['q', { page: 2 }]);
+      assert.equal(got.key, key);
+      assert.equal(r.offset, w.length);
+    }
+    const { w } = makeWriter(8);
+    assert.throws(() => encodeArgs('m', [], w, 7), /key must be a string/);
+  });
+
   test('unicode method names, empty args, sparse args', () => {
     for (const m of ['', 'méthode', '日本', 'x'.repeat(300), '\uD800']) {
       const { w, state } = makeWriter(8);
