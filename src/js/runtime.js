@@ -636,9 +636,11 @@ class Task {
         this.dispatched++;
         return Promise.reject(error);
       }
-      if (typeof key !== 'string') {
+      if (key === null || key === undefined) {
+        key = undefined;
+      } else if (typeof key !== 'string') {
         this.dispatched++;
-        return Promise.reject(new TypeError(`keyOf of task ${this.name} returned ${typeof key} for ${method}(); it must return a string ('' for no key)`));
+        return Promise.reject(new TypeError(`keyOf of task ${this.name} returned a ${typeof key} for ${method}(); it must return a string ('', undefined or null for no key)`));
       }
     }
     if (key === '') key = undefined;

@@ -81,6 +81,14 @@ createTaskWorker({
     }, 0);
     return new Promise(() => {});
   },
+  /** Crashes its worker on the first attempt; a re-run returns its attempt. */
+  crashUnlessRetried(ctx) {
+    if (ctx.attempt > 1) return ctx.attempt;
+    setTimeout(() => {
+      throw new Error('crash on attempt 1');
+    }, 0);
+    return new Promise(() => {});
+  },
   /** Returns, then closes the worker: it stops beating with nothing running. */
   closeSoon() {
     setTimeout(() => self.close(), 20);
