@@ -42,9 +42,13 @@ pub const LAYOUT_VERSION: u32 = 4;
 /// Bumped whenever the start-up handshake or the meaning of a shared word changes.
 pub const PROTOCOL_VERSION: u32 = 4;
 
-/// The longest a live worker goes without beating its heartbeat while it sleeps or a handler
-/// awaits (its event loop is free). The page's watchdog counts silence in these terms.
+/// The longest a live worker goes without beating its heartbeat while a handler awaits (its
+/// event loop is free). The page's watchdog counts silence in these terms.
 pub const BEAT_MS: u32 = 100;
+
+/// The same while the worker has nothing running and sleeps: the page only needs to tell
+/// that it is still there (an exit is four missed beats), so it wakes less often.
+pub const IDLE_BEAT_MS: u32 = 250;
 
 /// Bytes of arguments a slot holds inline; larger arguments live in a heap buffer of the
 /// page's that the slot points at.
@@ -305,11 +309,12 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 59] {
+pub fn constants() -> [(&'static str, u32); 60] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
         ("BEAT_MS", BEAT_MS),
+        ("IDLE_BEAT_MS", IDLE_BEAT_MS),
         ("INLINE_BYTES", INLINE_BYTES as u32),
         ("INLINE_PTR", INLINE_PTR),
         ("MAX_SLOTS", MAX_SLOTS),

@@ -1,9 +1,10 @@
 //! The heartbeat watchdog, sans IO (API contract B.3, C.5, C.6).
 //!
 //! Every worker beats a counter in its cell: on every call it takes or completes, while a
-//! handler calls `ctx.throwIfAborted()`, and at least every
-//! [`BEAT_MS`](atelier_ring::layout::BEAT_MS) while it sleeps or a handler awaits (its event
-//! loop is free). Only a worker whose thread is stuck, or gone, stops beating.
+//! handler calls `ctx.throwIfAborted()`, at least every
+//! [`BEAT_MS`](atelier_ring::layout::BEAT_MS) while a handler awaits (its event loop is free),
+//! and every [`IDLE_BEAT_MS`](atelier_ring::layout::IDLE_BEAT_MS) while it has nothing to run.
+//! Only a worker whose thread is stuck, or gone, stops beating.
 //!
 //! The page calls [`Watchdog::observe`] for each watched seat on each of its ticks. Silence is
 //! measured against the watchdog's own progress, not the wall clock: a tick credits at most
@@ -20,7 +21,7 @@
 //! Silence restarts when the beat moves and when the seat goes from idle to busy or back: a
 //! long synchronous call that ends is not an exit, and an exit is not a hang.
 
-/// Silence of an idle worker that means it is gone: ten missed idle beats.
+/// Silence of an idle worker that means it is gone: four missed idle beats.
 pub const EXIT_SILENCE_MS: f64 = 1000.0;
 
 /// What the watchdog concluded about a seat.

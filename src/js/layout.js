@@ -3,6 +3,7 @@
 export const LAYOUT_VERSION = 4;
 export const PROTOCOL_VERSION = 4;
 export const BEAT_MS = 100;
+export const IDLE_BEAT_MS = 250;
 export const INLINE_BYTES = 192;
 export const INLINE_PTR = 0;
 export const MAX_SLOTS = 65535;
@@ -59,4 +60,4 @@ export const WORKER_IDLE = 1;
 export const WORKER_BUSY = 2;
 export const WORKER_PARKED = 3;
 export const WORKER_STOPPED = 4;
-export const LAYOUT_FINGERPRINT = 112206988;
+export const LAYOUT_FINGERPRINT = 20205706;

@@ -29,12 +29,6 @@ import { Port, INFO } from './port.js';
 const SPIN_MS = 0.1;
 const SPIN_MS_NO_SPARE_CORE = 0.01;
 /**
- * How long a sleeping worker waits before it beats its heartbeat, looks at the cancellation
- * flags of the calls it runs, and sleeps again (layout's BEAT_MS, which the page's watchdog
- * counts on).
- */
-const PARK_MS = L.BEAT_MS;
-/**
  * A worker running call after call without a pause yields to its event loop this often, so
  * that timers, messages and awaits in its handlers still run.
  */
@@ -206,14 +200,17 @@ class PullLoop {
         const woken = new Promise((resolve) => {
           this.wake = resolve;
         });
+        // How long it sleeps before it beats, looks at the cancellation flags of the calls
+        // it runs, and sleeps again: the heartbeat periods the page's watchdog counts on.
+        const parkMs = port.running > 0 ? L.BEAT_MS : L.IDLE_BEAT_MS;
         if (this.waitAsync) {
-          const r = Atomics.waitAsync(i32, this.seqWord, seen, PARK_MS);
+          const r = Atomics.waitAsync(i32, this.seqWord, seen, parkMs);
           if (r.async) await Promise.race([r.value, woken]);
         } else if (Atomics.load(i32, this.seqWord) === seen) {
           // The doorbell fallback: the page posts a message when it publishes work while a
           // worker sleeps; the timeout keeps the heartbeat going.
           let timer;
-          await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, PARK_MS)))]);
+          await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, parkMs)))]);
           clearTimeout(timer);
         }
         this.wake = null;
@@ -379,8 +376,9 @@ class TaskContext {
       const ctx = this;
       Object.defineProperty(controller.signal, 'aborted', {
         get() {
+          // One read of the flag decides both: the event has fired exactly when this is true.
           ctx._check();
-          return ctx._code() !== L.CANCEL_NONE;
+          return ctx._fired;
         },
       });
       this._controller = controller;
