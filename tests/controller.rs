@@ -640,3 +640,40 @@ fn remove_and_release_give_every_byte_back() {
         "{before:?} -> {after:?}"
     );
 }
+
+#[test]
+fn drop_oldest_frees_the_oldest_pending_call_never_a_running_one() {
+    let mut ctl = Controller::new();
+    let (task, block) = task(&mut ctl, 1, 1, 3);
+    let seat = ctl.attach(task, 0).unwrap().seat;
+    let mut port = WorkerPort::new(&block, seat).unwrap();
+    let a = submit(&mut ctl, task, b"a");
+    let b = submit(&mut ctl, task, b"b");
+    assert!(ctl.room(task));
+    let c = submit(&mut ctl, task, b"c");
+    assert!(!ctl.room(task), "every slot holds a call");
+    let Take::Call(running) = port.take() else {
+        panic!("no call")
+    };
+    assert_eq!(args_of(&block, running), b"a");
+    assert_eq!(
+        ctl.drop_oldest(task).unwrap(),
+        Some(b),
+        "a runs: b is the oldest pending"
+    );
+    assert!(ctl.room(task));
+    let d = submit(&mut ctl, task, b"d");
+    assert_eq!(ctl.drop_oldest(task).unwrap(), Some(c));
+    assert_eq!(ctl.drop_oldest(task).unwrap(), Some(d));
+    assert_eq!(
+        ctl.drop_oldest(task).unwrap(),
+        None,
+        "only a running call is left"
+    );
+    port.complete(running, status::OK, b"A").unwrap();
+    assert_eq!(poll_until_done(&mut ctl, task).call_id, a);
+    ctl.release();
+    assert_eq!(ctl.depths(task).unwrap(), (0, 0));
+    // The dropped calls' queue entries are stale: the worker finds nothing more.
+    assert!(matches!(port.take(), Take::Empty));
+}

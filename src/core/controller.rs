@@ -425,4 +425,19 @@ impl Controller {
     pub fn running_on(&self, task: u32, call_id: u32) -> Option<u32> {
         self.task(task).ok()?.running_on(call_id)
     }
+
+    /// Whether a new call of `task` would go straight onto a slot, nobody waiting ahead.
+    pub fn room(&self, task: u32) -> bool {
+        self.task(task).is_ok_and(TaskState::room)
+    }
+
+    /// Drops `task`'s oldest pending call (`queuePolicy: 'drop-oldest'`): returns its id, or
+    /// None when no call is pending.
+    pub fn drop_oldest(&mut self, task: u32) -> Result<Option<u32>, SubmitError> {
+        self.release();
+        let t = self
+            .task_mut(task)
+            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
+        Ok(t.drop_oldest()?)
+    }
 }

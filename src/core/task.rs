@@ -46,6 +46,8 @@ struct Record {
     /// discarded.
     settled: bool,
     args: Option<Args>,
+    /// The call's place in admission order (kept across requeues), for `drop-oldest`.
+    admitted: u64,
 }
 
 /// A call admitted to the task that has no slot yet.
@@ -215,6 +217,8 @@ pub(crate) struct TaskState {
     /// Completions of calls the page had already settled.
     pub(crate) discarded: u64,
     pub(crate) footprint: u64,
+    /// Calls admitted onto a slot so far (`Record::admitted`).
+    admissions: u64,
     /// The crash policy and retry budget.
     pub(crate) recovery: Recovery,
     /// The heartbeat watchdog of the task's seats.
@@ -254,6 +258,7 @@ impl TaskState {
                     attempt: 0,
                     settled: false,
                     args: None,
+                    admitted: 0,
                 })
                 .collect(),
             free: (0..slots).rev().collect(),
@@ -269,6 +274,7 @@ impl TaskState {
             ignored: 0,
             discarded: 0,
             footprint,
+            admissions: 0,
             recovery: Recovery::default(),
             watchdog: Watchdog::new(block.cells.len(), None),
             block,
@@ -371,6 +377,10 @@ impl TaskState {
         record.attempt = attempt;
         record.gen = (record.gen + 1) & layout::STATE_GEN_MASK;
         record.args = Some(args);
+        if attempt == 1 {
+            self.admissions += 1;
+            record.admitted = self.admissions;
+        }
         let gen = record.gen;
         // Relaxed: published by the Release store of PENDING below (and the queue's
         // Release publish of the entry).
@@ -956,5 +966,50 @@ impl TaskState {
             return None;
         }
         self.runner(now).map(|s| s as u32)
+    }
+
+    /// Whether a new call would go straight onto a slot (pending or running), with nobody
+    /// waiting ahead of it.
+    pub(crate) fn room(&self) -> bool {
+        self.waiting.is_empty() && !self.free.is_empty()
+    }
+
+    /// Drops the oldest pending call (`queuePolicy: 'drop-oldest'`); returns its id, or None
+    /// when no call is pending (every slot holds a running call).
+    pub(crate) fn drop_oldest(&mut self) -> Result<Option<u32>, QueueCorrupt> {
+        loop {
+            let oldest = self
+                .records
+                .iter()
+                .zip(self.block.slots.iter())
+                .enumerate()
+                .filter(|(_, (r, s))| {
+                    // Relaxed: a candidate only; the CAS below decides.
+                    r.busy
+                        && !r.settled
+                        && layout::kind(s.state.load(Ordering::Relaxed)) == state::PENDING
+                })
+                .min_by_key(|(_, (r, _))| r.admitted)
+                .map(|(i, _)| i);
+            let Some(index) = oldest else {
+                return Ok(None);
+            };
+            let (gen, call_id) = (self.records[index].gen, self.records[index].call_id);
+            // Acquire on success: the envelope is the page's own again.
+            if self.block.slots[index]
+                .state
+                .compare_exchange(
+                    pack(state::PENDING, 0, gen),
+                    pack(state::FREE, 0, gen),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                self.free_slot(index as u32);
+                return Ok(Some(call_id));
+            }
+            // A worker claimed it just now: look again.
+        }
     }
 }

@@ -10,7 +10,7 @@ import { bindings, isolated, wasmMemory } from './wasm.js';
 import { Views } from './views.js';
 import * as L from './layout.js';
 import { Writer, Reader, encodeArgs, decode } from './codec.js';
-import { notIsolatedError, TaskDisposedError } from './errors.js';
+import { notIsolatedError, TaskDisposedError, QueueDropError } from './errors.js';
 import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
 
@@ -31,16 +31,17 @@ let runtimeCount = 0;
 const PAGE_SPIN_MS = 0.02;
 
 /**
- * Calls pending in shared memory (where workers take them without the page), beyond those
- * running: the contract's default `maxQueueDepth` (twice `maxInFlight` for a pool, 2 for a
- * singleton). Further calls wait in the page for a slot.
+ * The contract's default `maxQueueDepth`: calls pending in shared memory (where workers take
+ * them without the page) beyond those running, twice `maxInFlight` for a pool, 2 for a
+ * singleton. Under `'block'` further calls wait in the page for a slot.
  */
-function pendingSlots(type, maxInFlight) {
+function defaultQueueDepth(type, maxInFlight) {
   return type === 'singleton' ? 2 : 2 * maxInFlight;
 }
 
-/** The largest `maxInFlight`: a task has at most L.MAX_SLOTS slots. */
-const MAX_IN_FLIGHT = Math.floor(L.MAX_SLOTS / 3);
+/** A task has `maxInFlight + maxQueueDepth` slots, at most L.MAX_SLOTS. */
+const MAX_SLOTS = L.MAX_SLOTS;
+const QUEUE_POLICIES = ['block', 'reject', 'drop-latest', 'drop-oldest'];
 
 /** The options `createTaskRuntime(config)` knows. */
 const RUNTIME_OPTIONS = ['observability', 'maxSharedMemoryBytes'];
@@ -208,6 +209,11 @@ class Runtime {
     if (signal !== undefined && signal.aborted) {
       return Promise.reject(abortError(`${method}() was not started: its signal is aborted`, signal.reason));
     }
+    const policy = task.config.queuePolicy;
+    if (policy !== 'block' && !this.core.room(task.index)) {
+      const refusal = this.admitByPolicy(task, method, policy);
+      if (refusal !== null) return Promise.reject(refusal);
+    }
     let id;
     try {
       if (this.stagingPtr === 0) this.growStaging(256);
@@ -231,6 +237,30 @@ class Runtime {
     if (this.fallback) task.pool.ringFallbackBell();
     if (!this.pumping) this.pump();
     return call.promise;
+  }
+
+  /**
+   * Every slot of the task holds a call: `'reject'` and `'drop-latest'` refuse the new call,
+   * `'drop-oldest'` drops the oldest pending call to make room (or refuses the new one when
+   * every call has started). Returns the refusal, or null when the call may go on.
+   */
+  admitByPolicy(task, method, policy) {
+    const c = task.config;
+    const full = c.maxQueueDepth === 0
+      ? `it cannot start at once (maxInFlight ${c.maxInFlight} calls run and maxQueueDepth is 0)`
+      : `maxQueueDepth (${c.maxQueueDepth}) calls are pending`;
+    if (policy === 'drop-oldest') {
+      const dropped = this.core.dropOldest(task.index);
+      if (dropped !== 0) {
+        const old = this.calls.get(dropped);
+        if (old !== undefined) {
+          this.end(dropped, old);
+          old.reject(new QueueDropError(`${old.method}() was dropped by queuePolicy 'drop-oldest' of task ${task.name}: it was the oldest pending call when a newer one came and ${full}`));
+        }
+        return null;
+      }
+    }
+    return new QueueDropError(`${method}() was rejected by queuePolicy '${policy}' of task ${task.name}: ${full}; raise maxQueueDepth or use queuePolicy 'block' to wait`);
   }
 
   /** Cancels call `id` when its key or signal aborts or its timeout fires. */
@@ -502,11 +532,9 @@ function isPositiveInt(v) {
 
 /** The options `defineTask(config)` knows. */
 const TASK_OPTIONS = [
-  'type', 'worker', 'init', 'poolSize', 'maxInFlight', 'keyOf', 'timeoutMs', 'crashPolicy', 'crashMaxRetries',
+  'type', 'worker', 'init', 'poolSize', 'maxInFlight', 'maxQueueDepth', 'queuePolicy', 'keyOf', 'timeoutMs', 'crashPolicy', 'crashMaxRetries',
   'idleTimeoutMs', 'hangTimeoutMs', 'cancelGraceMs', 'startupTimeoutMs', 'taskName', 'taskId',
 ];
-/** Options of the contract this version does not implement yet: refused, never ignored. */
-const TASK_OPTIONS_LATER = ['maxQueueDepth', 'queuePolicy'];
 const CRASH_POLICIES = ['restart-fail-in-flight', 'restart-requeue-in-flight', 'fail-task'];
 /** The options `task.with(options)` knows. */
 const CALL_OPTIONS = ['key', 'signal', 'trace', 'transfer', 'transferResult'];
@@ -526,9 +554,6 @@ function validateTaskConfig(config) {
     throw new TypeError("defineTask(config): config must be an object like { type: 'parallel', worker: () => new Worker(url, { type: 'module' }) }");
   }
   for (const name of Object.keys(config)) {
-    if (TASK_OPTIONS_LATER.includes(name)) {
-      throw new TypeError(`defineTask: option "${name}" is not supported by this version of Atelier yet (calls beyond the shared-memory slots wait in the page, in order); remove it`);
-    }
     if (!TASK_OPTIONS.includes(name)) {
       throw new TypeError(`defineTask: unknown option "${name}"; the options are ${TASK_OPTIONS.join(', ')}`);
     }
@@ -550,8 +575,16 @@ function validateTaskConfig(config) {
     throw new RangeError(`defineTask: poolSize must be an integer >= 1 (got ${String(config.poolSize)})`);
   }
   const maxInFlight = config.maxInFlight ?? (type === 'singleton' ? 1 : poolSize);
-  if (!isPositiveInt(maxInFlight) || maxInFlight > MAX_IN_FLIGHT) {
-    throw new RangeError(`defineTask: maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT} (got ${String(config.maxInFlight)})`);
+  if (!isPositiveInt(maxInFlight) || maxInFlight >= MAX_SLOTS) {
+    throw new RangeError(`defineTask: maxInFlight must be an integer from 1 to ${MAX_SLOTS - 1} (got ${String(config.maxInFlight)})`);
+  }
+  const maxQueueDepth = config.maxQueueDepth ?? Math.min(defaultQueueDepth(type, maxInFlight), MAX_SLOTS - maxInFlight);
+  if (!(Number.isInteger(maxQueueDepth) && maxQueueDepth >= 0 && maxInFlight + maxQueueDepth <= MAX_SLOTS)) {
+    throw new RangeError(`defineTask: maxQueueDepth must be an integer from 0 to ${MAX_SLOTS - maxInFlight} (maxInFlight + maxQueueDepth at most ${MAX_SLOTS}) (got ${String(config.maxQueueDepth)})`);
+  }
+  const queuePolicy = config.queuePolicy ?? 'block';
+  if (!QUEUE_POLICIES.includes(queuePolicy)) {
+    throw new TypeError(`defineTask: queuePolicy must be one of ${QUEUE_POLICIES.map((p) => `'${p}'`).join(', ')} (got ${String(queuePolicy)})`);
   }
   if (config.keyOf !== undefined && typeof config.keyOf !== 'function') {
     throw new TypeError(`defineTask: keyOf must be a function (...args) => string (got ${typeof config.keyOf})`);
@@ -570,6 +603,8 @@ function validateTaskConfig(config) {
     init,
     poolSize,
     maxInFlight,
+    maxQueueDepth,
+    queuePolicy,
     keyOf: config.keyOf,
     timeoutMs: optionalMs(config, 'timeoutMs'),
     crashPolicy,
@@ -607,7 +642,7 @@ class Task {
     this.config = config;
     this.id = config.taskId ?? `task-${runtime.id}-${n}`;
     this.name = config.taskName ?? this.id;
-    this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize, config.maxInFlight + pendingSlots(config.type, config.maxInFlight));
+    this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize, config.maxInFlight + config.maxQueueDepth);
     runtime.core.configure(this.index, CRASH_POLICIES.indexOf(config.crashPolicy), config.crashMaxRetries, config.hangTimeoutMs ?? 0);
     this.idleTimer = 0;
     this.outstanding = 0;
@@ -727,10 +762,10 @@ class Task {
       totalDispatched: this.dispatched,
       queueDepth: this.disposed ? 0 : core.inFlight(this.index),
       pendingQueueDepth: this.disposed ? 0 : core.pending(this.index),
-      waitingQueueDepth: 0,
+      waitingQueueDepth: this.disposed ? 0 : core.waiting(this.index),
       maxInFlight: c.maxInFlight,
-      maxQueueDepth: Infinity,
-      queuePolicy: 'block',
+      maxQueueDepth: c.maxQueueDepth,
+      queuePolicy: c.queuePolicy,
       sharedMemoryBytes: this.runtime.core.bytesInUse(),
     };
     if (c.type === 'parallel') {

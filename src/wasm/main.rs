@@ -229,13 +229,12 @@ impl RuntimeCore {
         self.ctl.running(task).unwrap_or(0)
     }
 
-    /// Calls of the task accepted but not started: pending in shared memory or waiting in
-    /// the page for a slot.
+    /// Calls of the task accepted onto a slot but not started (pending in shared memory).
     pub fn pending(&self, task: u32) -> u32 {
         let running = self.ctl.running(task).unwrap_or(0);
-        self.ctl.depths(task).map_or(0, |(slots, waiting)| {
-            slots.saturating_sub(running) + waiting
-        })
+        self.ctl
+            .depths(task)
+            .map_or(0, |(slots, _)| slots.saturating_sub(running))
     }
 
     /// Calls of the task waiting in the page for a slot (every slot holds a call).
@@ -309,6 +308,21 @@ impl RuntimeCore {
     #[wasm_bindgen(js_name = runningOn)]
     pub fn running_on(&self, task: u32, call_id: u32) -> i32 {
         self.ctl.running_on(task, call_id).map_or(-1, |s| s as i32)
+    }
+
+    /// Whether a new call would go straight onto a slot, nobody waiting ahead of it.
+    pub fn room(&self, task: u32) -> bool {
+        self.ctl.room(task)
+    }
+
+    /// Drops the task's oldest pending call; returns its id, or 0 when none is pending.
+    #[wasm_bindgen(js_name = dropOldest)]
+    pub fn drop_oldest(&mut self, task: u32) -> Result<u32, JsError> {
+        Ok(self
+            .ctl
+            .drop_oldest(task)
+            .map_err(submit_error)?
+            .unwrap_or(0))
     }
 }
 
