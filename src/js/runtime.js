@@ -85,11 +85,41 @@ export function createTaskRuntime(config = {}) {
       throw new TypeError(`createTaskRuntime: unknown option "${key}"; the options are ${RUNTIME_OPTIONS.join(', ')}`);
     }
   }
+  checkObservability(config.observability);
   const ceiling = config.maxSharedMemoryBytes ?? DEFAULT_MAX_SHARED_MEMORY_BYTES;
   if (!(Number.isSafeInteger(ceiling) && ceiling >= 1 << 20)) {
     throw new RangeError(`createTaskRuntime: maxSharedMemoryBytes must be an integer of at least 1048576 (1 MiB) (got ${String(config.maxSharedMemoryBytes)})`);
   }
   return new Runtime(ceiling).api;
+}
+
+const SPAN_MODES = ['auto', 'on', 'off'];
+
+/**
+ * `observability: { spans }`: `'auto' | 'on' | 'off' | { mode?, sampleRate? }` (sampleRate is
+ * clamped to 0..1, as the contract says, but must be a number).
+ */
+function checkObservability(o) {
+  if (o === undefined) return;
+  const where = 'createTaskRuntime: observability';
+  if (o === null || typeof o !== 'object') throw new TypeError(`${where} must be an object like { spans: 'auto' } (got ${String(o)})`);
+  for (const key of Object.keys(o)) {
+    if (key !== 'spans') throw new TypeError(`${where}: unknown option "${key}"; the options are spans`);
+  }
+  const spans = o.spans;
+  if (spans === undefined || SPAN_MODES.includes(spans)) return;
+  if (spans === null || typeof spans !== 'object') {
+    throw new TypeError(`${where}.spans must be 'auto', 'on', 'off' or { mode, sampleRate } (got ${String(spans)})`);
+  }
+  for (const key of Object.keys(spans)) {
+    if (key !== 'mode' && key !== 'sampleRate') throw new TypeError(`${where}.spans: unknown option "${key}"; the options are mode, sampleRate`);
+  }
+  if (spans.mode !== undefined && !SPAN_MODES.includes(spans.mode)) {
+    throw new TypeError(`${where}.spans.mode must be 'auto', 'on' or 'off' (got ${String(spans.mode)})`);
+  }
+  if (spans.sampleRate !== undefined && !(typeof spans.sampleRate === 'number' && !Number.isNaN(spans.sampleRate))) {
+    throw new TypeError(`${where}.spans.sampleRate must be a number (clamped to 0..1) (got ${String(spans.sampleRate)})`);
+  }
 }
 
 class Runtime {
@@ -588,6 +618,11 @@ function validateTaskConfig(config) {
   }
   if (config.keyOf !== undefined && typeof config.keyOf !== 'function') {
     throw new TypeError(`defineTask: keyOf must be a function (...args) => string (got ${typeof config.keyOf})`);
+  }
+  for (const name of ['taskName', 'taskId']) {
+    if (config[name] !== undefined && (typeof config[name] !== 'string' || config[name] === '')) {
+      throw new TypeError(`defineTask: ${name} must be a non-empty string (got ${String(config[name])})`);
+    }
   }
   const crashPolicy = config.crashPolicy ?? 'restart-fail-in-flight';
   if (!CRASH_POLICIES.includes(crashPolicy)) {
