@@ -13,3 +13,4 @@
 export { createTaskRuntime } from './runtime.js';
 export { WorkerCrashedError, TaskDisposedError, QueueDropError } from './errors.js';
 export { DataCloneError, DecodeError } from './codec.js';
+export { parallelLimit, yieldAsCompleted } from './parallel.js';
