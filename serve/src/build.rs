@@ -44,6 +44,7 @@ pub fn build(repo: &Repo) -> Result<(), String> {
     cargo_build_wasm(repo)?;
     bindgen(repo)?;
     copy_js(repo)?;
+    write_package_json(repo)?;
     let t = step_start("check: the wasm memory is shared");
     let wasm = bound_wasm(repo);
     let mem = check_shared_memory(&wasm)?;
@@ -146,7 +147,38 @@ fn bindgen(repo: &Repo) -> Result<(), String> {
     Ok(())
 }
 
-/// The `*.js` files directly in `dir` (sorted), or none if it does not exist.
+/// The package's `package.json`: its name, version (the workspace's) and `exports` map (the
+/// main and worker entries, each with its types).
+pub fn package_json() -> String {
+    format!(
+        r#"{{
+  "name": "atelier",
+  "version": "{}",
+  "description": "A task runtime for Web Workers whose calls travel through shared memory",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "exports": {{
+    ".": {{ "types": "./index.d.ts", "default": "./index.js" }},
+    "./worker": {{ "types": "./worker.d.ts", "default": "./worker.js" }}
+  }},
+  "types": "./index.d.ts",
+  "files": ["*.js", "*.d.ts", "*.wasm"]
+}}
+"#,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn write_package_json(repo: &Repo) -> Result<(), String> {
+    let t = step_start("write target/pkg/package.json");
+    let path = pkg_dir(repo)?.join("package.json");
+    std::fs::write(&path, package_json())
+        .map_err(|e| format!("cannot write {} ({e})", path.display()))?;
+    step_end(t, "exports . and ./worker, with types");
+    Ok(())
+}
+
+/// The `*.js` and `*.d.ts` files directly in `dir` (sorted), or none if it does not exist.
 fn js_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -156,15 +188,20 @@ fn js_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "js"))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(".js") || n.ends_with(".d.ts"))
+        })
         .collect();
     files.sort();
     Ok(files)
 }
 
-/// Copies `src/js/*.js` and `workers/js/*.js` flat into `target/pkg/`.
+/// Copies `src/js/*.js` and `workers/js/*.js` (and their `.d.ts`) flat into `target/pkg/`.
 pub fn copy_js(repo: &Repo) -> Result<Vec<PathBuf>, String> {
-    let t = step_start("copy src/js/*.js and workers/js/*.js into target/pkg");
+    let t = step_start("copy src/js/*.js, workers/js/*.js and their types into target/pkg");
     let pkg = pkg_dir(repo)?;
     let mut copied: Vec<PathBuf> = Vec::new();
     for dir in ["src/js", "workers/js"] {

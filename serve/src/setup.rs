@@ -4,6 +4,7 @@
 //! - `miri` and `rust-src` for the floating `nightly` toolchain (the miri stage),
 //! - Chromium from Debian's packages when none is found,
 //! - the `wasm-bindgen` CLI at exactly [`WASM_BINDGEN_VERSION`],
+//! - the types check's npm packages (`npm ci` in `tests/types/`, for TypeScript),
 //! - the benchmarks' npm packages (`npm ci` in `benches/`, for Comlink) when
 //!   `benches/node_modules` is missing or older than `benches/package-lock.json`.
 //!
@@ -34,6 +35,8 @@ pub struct Needs {
     pub wasm_bindgen: bool,
     /// The benchmarks' npm packages (`benches/node_modules`).
     pub npm: bool,
+    /// The types check's npm packages (`tests/types/node_modules`: TypeScript).
+    pub types: bool,
 }
 
 impl Needs {
@@ -44,6 +47,7 @@ impl Needs {
         chromium: true,
         wasm_bindgen: true,
         npm: true,
+        types: true,
     };
     /// Nothing.
     pub const NONE: Needs = Needs {
@@ -52,6 +56,7 @@ impl Needs {
         chromium: false,
         wasm_bindgen: false,
         npm: false,
+        types: false,
     };
 }
 
@@ -91,9 +96,22 @@ pub fn setup(needs: Needs) -> Outcome {
         }
     }
     if needs.npm {
-        match npm_packages() {
+        match npm_packages(
+            "benches",
+            "the benchmarks (benches/: Comlink)",
+            "the Comlink benchmarks",
+        ) {
             Ok(()) => out.npm_ok = true,
             Err(e) => println!("warning: {e}"),
+        }
+    }
+    if needs.types {
+        if let Err(e) = npm_packages(
+            "tests/types",
+            "the types check (tests/types/: TypeScript)",
+            "the types stage",
+        ) {
+            out.errors.push(e);
         }
     }
     out
@@ -282,36 +300,38 @@ pub fn npm_installed(dir: &Path) -> bool {
     }
 }
 
-/// `npm ci` in `benches/` (Comlink, for the benchmarks), unless it is installed already.
-/// A failure is a warning: only the Comlink benchmarks need it, and they say so.
-fn npm_packages() -> Result<(), String> {
-    let t = step_start("npm packages of the benchmarks (benches/: Comlink)");
-    let dir = Repo::locate()?.path("benches");
+/// `npm ci` in `rel` (a folder of the repository with a `package-lock.json`), unless it is
+/// installed already. `what` is the step's name, `who` what fails without it.
+fn npm_packages(rel: &str, what: &str, who: &str) -> Result<(), String> {
+    let t = step_start(&format!("npm packages of {what}"));
+    let dir = Repo::locate()?.path(rel);
     if !dir.join("package-lock.json").is_file() {
         step_end(
             t,
-            "benches/package-lock.json does not exist: nothing to install",
+            &format!("{rel}/package-lock.json does not exist: nothing to install"),
         );
         return Ok(());
     }
     if npm_installed(&dir) {
-        step_end(t, "benches/node_modules up to date");
+        step_end(t, &format!("{rel}/node_modules up to date"));
         return Ok(());
     }
     let mut cmd = Command::new("npm");
     cmd.args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&dir);
-    println!("    $ (cd benches && {})", describe(&cmd));
+    println!("    $ (cd {rel} && {})", describe(&cmd));
     let c = run_echo(&mut cmd).map_err(|e| {
-        format!("the Comlink benchmarks will fail: {e} (Node.js and npm come with Debian's `nodejs` and `npm` packages)")
+        format!(
+            "{who} will fail: {e} (Node.js and npm come with Debian's `nodejs` and `npm` packages)"
+        )
     })?;
     if !c.success {
         return Err(format!(
-            "`npm ci` in benches/ failed ({}): the Comlink benchmarks will fail; the npm registry must be reachable (see npm's output above)",
+            "`npm ci` in {rel}/ failed ({}): {who} will fail; the npm registry must be reachable (see npm's output above)",
             exit_text(c.code)
         ));
     }
-    step_end(t, "installed benches/node_modules");
+    step_end(t, &format!("installed {rel}/node_modules"));
     Ok(())
 }
 

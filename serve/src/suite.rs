@@ -1,7 +1,9 @@
 //! `cargo atelier test`: every test stage, one after the other, with a summary.
 //!
 //! Stages, in order: `native` (`cargo test --workspace`), `loom`, `miri`, `js`
-//! (`node --test src/js/tests/ benches/browser/harness/tests/`), `build` (as `cargo atelier build`), `browser`
+//! (`node --test src/js/tests/ benches/browser/harness/tests/`), `build` (as `cargo atelier build`),
+//! `types` (`tsc` on the example app in `tests/types/` against the built package, and
+//! `npm pack`), `browser`
 //! (each `tests/browser/*.html` except `demo.html`, and `serve/tests/pages/*.html`,
 //! in its own headless Chromium; `*.noniso.html` pages through `/__noniso/`), `bench`
 //! (the benchmark suite `benches/browser/suite.html` in smoke mode: tiny counts; each
@@ -46,6 +48,8 @@ pub enum Stage {
     Js,
     /// The wasm build.
     Build,
+    /// `tsc` on an example app against the built package, and `npm pack`.
+    Types,
     /// The pages in headless Chromium.
     Browser,
     /// The benchmark suite in smoke mode.
@@ -54,12 +58,13 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in run order.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Native,
         Stage::Loom,
         Stage::Miri,
         Stage::Js,
         Stage::Build,
+        Stage::Types,
         Stage::Browser,
         Stage::Bench,
     ];
@@ -72,6 +77,7 @@ impl Stage {
             Stage::Miri => "miri",
             Stage::Js => "js",
             Stage::Build => "build",
+            Stage::Types => "types",
             Stage::Browser => "browser",
             Stage::Bench => "bench",
         }
@@ -117,7 +123,7 @@ pub fn plan(filter: Option<&str>) -> Plan {
     };
     if stages
         .iter()
-        .any(|(s, _)| *s == Stage::Browser || *s == Stage::Bench)
+        .any(|(s, _)| matches!(s, Stage::Types | Stage::Browser | Stage::Bench))
         && !stages.iter().any(|(s, _)| *s == Stage::Build)
     {
         stages.push((Stage::Build, None));
@@ -311,6 +317,83 @@ fn build_stage(repo: &Repo) -> Outcome {
         Ok(()) => ran(0, 0),
         Err(e) => broke(e),
     }
+}
+
+/// Files the built package must hold (besides the wasm-bindgen glue).
+const PACKAGE_FILES: [&str; 6] = [
+    "package.json",
+    "index.js",
+    "index.d.ts",
+    "worker.js",
+    "worker.d.ts",
+    "atelier_wasm_bg.wasm",
+];
+
+/// The built package's types and packaging: `tsc` type-checks the example app in
+/// `tests/types/` against `target/pkg` (resolved through its `package.json` exports, as an
+/// installed package would be; lines marked `@ts-expect-error` must fail), and `npm pack`
+/// packs the package with its entries and types.
+fn types(repo: &Repo) -> Outcome {
+    let dir = repo.path("tests/types");
+    let tsc = dir.join("node_modules/typescript/bin/tsc");
+    if !tsc.is_file() {
+        return broke(format!(
+            "{} is missing: `npm ci` in tests/types/ did not run or failed (see setup above)",
+            tsc.display()
+        ));
+    }
+    let link = dir.join("node_modules/atelier");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    if let Err(e) = std::os::unix::fs::symlink(repo.path("target/pkg"), &link) {
+        return broke(format!(
+            "cannot link {} to target/pkg ({e})",
+            link.display()
+        ));
+    }
+    let (mut passed, mut failed) = (0, 0);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo.root())
+        .arg(&tsc)
+        .args(["-p", "tests/types"]);
+    println!("    $ {}", describe(&cmd));
+    match run_echo(&mut cmd) {
+        Ok(c) if c.success => {
+            println!("  ok   tsc: the example app type-checks against target/pkg, and its @ts-expect-error lines fail");
+            passed += 1;
+        }
+        Ok(c) => {
+            println!("  FAIL tsc ({}): see its errors above", exit_text(c.code));
+            failed += 1;
+        }
+        Err(e) => return broke(e),
+    }
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(repo.path("target/pkg"))
+        .args(["pack", "--dry-run", "--json"]);
+    println!("    $ (cd target/pkg && {})", describe(&cmd));
+    match crate::process::run_quiet(&mut cmd) {
+        Ok(c) if c.success => {
+            let missing: Vec<&str> = PACKAGE_FILES
+                .iter()
+                .copied()
+                .filter(|f| !c.text.contains(&format!("\"path\": \"{f}\"")))
+                .collect();
+            if missing.is_empty() {
+                println!("  ok   npm pack: the package holds its entries, types and wasm");
+                passed += 1;
+            } else {
+                println!("  FAIL npm pack: the package lacks {}", missing.join(", "));
+                failed += 1;
+            }
+        }
+        Ok(c) => {
+            println!("  FAIL npm pack ({}):\n{}", exit_text(c.code), c.text);
+            failed += 1;
+        }
+        Err(e) => return broke(e),
+    }
+    ran(passed, failed)
 }
 
 /// The browser test pages: `tests/browser/*.html` but `demo.html`, then
@@ -551,6 +634,7 @@ pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
         chromium: runs(Stage::Browser) || runs(Stage::Bench),
         wasm_bindgen: runs(Stage::Build),
         npm: runs(Stage::Bench),
+        types: runs(Stage::Types),
     };
     let setup = if needs == Needs::NONE {
         setup::Outcome::default()
@@ -577,6 +661,7 @@ pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
                 Stage::Miri => miri(repo, arg, setup.miri_ok),
                 Stage::Js => js(repo, arg),
                 Stage::Build => build_stage(repo),
+                Stage::Types => types(repo),
                 Stage::Browser => browser(repo, arg),
                 Stage::Bench => bench_smoke(repo, arg),
             }
@@ -644,8 +729,12 @@ mod tests {
 
     #[test]
     fn plans_from_the_filter() {
-        assert_eq!(plan(None).stages.len(), 7);
-        assert_eq!(plan(Some("")).stages.len(), 7);
+        assert_eq!(plan(None).stages.len(), 8);
+        assert_eq!(plan(Some("")).stages.len(), 8);
+        assert_eq!(
+            names(&plan(Some("types"))),
+            vec![("build", None), ("types", None)]
+        );
         assert_eq!(
             names(&plan(Some("browser"))),
             vec![("build", None), ("browser", None)]

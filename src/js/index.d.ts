@@ -1,0 +1,204 @@
+// Types of the Atelier package's main entry (index.js). Hand-written: keep them in step with
+// runtime.js, cancel.js, parallel.js and errors.js (tests/types/ type-checks an app against
+// them in `cargo atelier test`).
+
+/** The last argument of every handler. */
+export interface TaskContext {
+  /** Aborts when the call is cancelled (key, signal, timeout); `aborted` reads shared memory. */
+  readonly signal: AbortSignal;
+  /** The call's cancellation key, if it has one. */
+  readonly key?: string;
+  readonly callId: string;
+  /** 1 on the call's first run, higher when it runs again after a requeue. */
+  readonly attempt: number;
+  /** Beats the worker's heartbeat; throws an AbortError when the call was cancelled. */
+  throwIfAborted(): void;
+}
+
+type Handler = (...args: any[]) => unknown;
+
+/** `(...args, ctx: TaskContext) => R` as the page calls it: `(...args) => Promise<R>`. */
+export type StripTaskContext<F> = F extends (...args: infer A) => infer R
+  ? (...args: A extends [...infer Head, TaskContext] ? Head : A) => Promise<Awaited<R>>
+  : never;
+
+export type TaskType = 'parallel' | 'singleton';
+export type QueuePolicy = 'block' | 'reject' | 'drop-latest' | 'drop-oldest';
+export type CrashPolicy = 'restart-fail-in-flight' | 'restart-requeue-in-flight' | 'fail-task';
+export type CrashReason = 'error' | 'load' | 'exit' | 'hang';
+
+export interface TaskConfig<H = Record<string, Handler>> {
+  type: TaskType;
+  worker: () => Worker;
+  init?: 'lazy' | 'eager';
+  poolSize?: number;
+  maxInFlight?: number;
+  maxQueueDepth?: number;
+  queuePolicy?: QueuePolicy;
+  keyOf?: (...args: any[]) => string | undefined | null;
+  timeoutMs?: number;
+  crashPolicy?: CrashPolicy;
+  crashMaxRetries?: number;
+  idleTimeoutMs?: number;
+  hangTimeoutMs?: number;
+  cancelGraceMs?: number;
+  startupTimeoutMs?: number;
+  taskName?: string;
+  taskId?: string;
+}
+
+export interface CallOptions {
+  key?: string;
+  signal?: AbortSignal;
+  trace?: unknown;
+  transfer?: Transferable[];
+  transferResult?: boolean;
+}
+
+export interface LastCrash {
+  ts: number;
+  error: string;
+  workerIndex: number;
+  reason: CrashReason;
+}
+
+export interface TaskState {
+  type: TaskType;
+  totalWorkers: number;
+  activeWorkers: number;
+  workerStatus: 'running' | 'stopped' | 'stopping' | 'crashed';
+  lastCrash: LastCrash | null;
+  taskStatus: 'idle' | 'active' | 'paused';
+  totalDispatched: number;
+  queueDepth: number;
+  pendingQueueDepth: number;
+  waitingQueueDepth: number;
+  maxInFlight: number;
+  maxQueueDepth: number;
+  queuePolicy: QueuePolicy;
+  sharedMemoryBytes: number;
+  /** Parallel tasks only. */
+  poolSize?: number;
+  /** Parallel tasks only. */
+  queueDepthByWorker?: number[];
+}
+
+export interface WorkerSnapshot {
+  index: number;
+  status: 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
+  phase: string;
+  beats: number;
+  /** How long its heartbeat has been still, as the watchdog counts it; null before it started. */
+  heartbeatAgeMs: number | null;
+  completed: number;
+  running: number;
+  discarded: number;
+}
+
+export interface RuntimeTaskSnapshot extends TaskState {
+  taskId: string;
+  taskName: string;
+  init: 'lazy' | 'eager';
+  workers: WorkerSnapshot[];
+}
+
+export interface SharedMemorySnapshot {
+  bytesInUse: number;
+  ceiling: number;
+  slots: number;
+  waiting: number;
+  seats: number;
+  retired: number;
+  staging: number;
+  heapBytes: number;
+  memoryBytes: number;
+}
+
+export interface RuntimeSnapshot {
+  tasks: RuntimeTaskSnapshot[];
+  sharedMemory: SharedMemorySnapshot;
+}
+
+/** The reserved members of a task proxy. */
+export interface TaskControls<H> {
+  with(options: CallOptions): Task<H>;
+  getState(): TaskState;
+  startWorkers(): void;
+  stopWorkers(): void;
+  dispose(): void;
+}
+
+/** A task proxy: each handler of `H` as a method returning a promise, and the controls. */
+export type Task<H = Record<string, Handler>> = {
+  readonly [K in Exclude<keyof H, keyof TaskControls<H> | 'then'>]: StripTaskContext<H[K]>;
+} & TaskControls<H>;
+
+export declare class AbortTaskController {
+  signalFor(key: string): AbortSignal;
+  abort(key: string, reason?: unknown): void;
+  abortMany(keys: Iterable<string>, reason?: unknown): void;
+  isAborted(key: string): boolean;
+  clear(key: string): void;
+  clearAll(): void;
+}
+
+export type SpanMode = 'auto' | 'on' | 'off';
+
+export interface RuntimeConfig {
+  observability?: { spans?: SpanMode | { mode?: SpanMode; sampleRate?: number } };
+  /** The most shared memory the runtime's calls may hold (default 512 MiB). */
+  maxSharedMemoryBytes?: number;
+}
+
+export interface TaskRuntime {
+  defineTask<H = Record<string, Handler>>(config: TaskConfig<H>): Task<H>;
+  readonly abortTaskController: AbortTaskController;
+  getRuntimeSnapshot(): RuntimeSnapshot;
+  /** Disposes every task and frees the runtime's shared memory. */
+  dispose(): void;
+}
+
+/** Throws at once when the page is not cross-origin isolated. */
+export declare function createTaskRuntime(config?: RuntimeConfig): TaskRuntime;
+
+export declare class WorkerCrashedError extends Error {
+  readonly name: 'WorkerCrashedError';
+  readonly taskId: string;
+  readonly workerIndex: number;
+  readonly reason: CrashReason;
+}
+export declare class TaskDisposedError extends Error {
+  readonly name: 'TaskDisposedError';
+}
+export declare class QueueDropError extends Error {
+  readonly name: 'QueueDropError';
+}
+export declare class DataCloneError extends Error {}
+export declare class DecodeError extends Error {}
+
+export type Settled<T, R> =
+  | { status: 'fulfilled'; value: R; item: T }
+  | { status: 'rejected'; error: unknown; item: T };
+
+export interface ParallelLimitOptions<T> {
+  errorPolicy?: 'fail-fast' | 'continue';
+  onError?: (error: unknown, item: T) => void;
+  signal?: AbortSignal;
+  abortTaskController?: AbortTaskController;
+  keyOf?: (item: T) => string;
+}
+
+export declare function parallelLimit<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  limit: number,
+  fn: (item: T, index: number) => R | PromiseLike<R>,
+  options: ParallelLimitOptions<T> & { returnSettled: true },
+): AsyncGenerator<Settled<T, Awaited<R>>, void, undefined>;
+export declare function parallelLimit<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  limit: number,
+  fn: (item: T, index: number) => R | PromiseLike<R>,
+  options?: ParallelLimitOptions<T> & { returnSettled?: false },
+): AsyncGenerator<Awaited<R>, void, undefined>;
+
+export declare function yieldAsCompleted<T>(promises: Iterable<T>): AsyncGenerator<Awaited<T>, void, undefined>;
