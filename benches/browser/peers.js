@@ -108,6 +108,26 @@ const DATA = 256;
  * The spinning modes are floors only when each of the two threads has a core of its own: on
  * a busy machine they collapse to the scheduler's time slice (milliseconds).
  */
+/**
+ * A floor round trip whose answer has not come after this long is looked at again every
+ * LATE_MS, up to GIVE_UP_MS: once, in a CI run on a loaded machine, the page's
+ * Atomics.waitAsync was never woken (the worker had answered) and the suite hung. A late
+ * round trip is counted (`floorLate`) and printed by the suite; it only makes that sample slow.
+ */
+const LATE_MS = 1000;
+const GIVE_UP_MS = 10_000;
+export const floorLate = { count: 0 };
+
+async function lateAnswer(i32, v) {
+  floorLate.count++;
+  const until = performance.now() + GIVE_UP_MS;
+  while (Atomics.load(i32, PONG) !== v) {
+    if (performance.now() > until) throw new Error(`the floor worker did not answer ping ${v} within ${GIVE_UP_MS} ms`);
+    const r = Atomics.waitAsync(i32, PONG, Atomics.load(i32, PONG), 100);
+    if (r.async) await r.value;
+  }
+}
+
 export async function floorPeer(mode, length = 0) {
   const buffer = new SharedArrayBuffer(DATA + 4 * length);
   const i32 = new Int32Array(buffer);
@@ -147,10 +167,10 @@ export async function floorPeer(mode, length = 0) {
       for (let i = 0; i < n; i++) {
         const before = v;
         v = (v + 1) & 0x3fffffff;
-        const r = Atomics.waitAsync(i32, PONG, before);
+        const r = Atomics.waitAsync(i32, PONG, before, LATE_MS);
         Atomics.store(i32, PING, v);
         if (notifyPing) Atomics.notify(i32, PING);
-        if (r.async) await r.value;
+        if (r.async && (await r.value) === 'timed-out') await lateAnswer(i32, v);
         if (Atomics.load(i32, PONG) !== v) throw new Error(`floor ping-pong out of step: sent ${v}, got ${Atomics.load(i32, PONG)}`);
       }
     };

@@ -12,7 +12,7 @@
 // Ids are `group/bench`; `cargo atelier bench -- WORD` runs those whose id contains WORD.
 
 import { createTaskRuntime } from '/pkg/index.js';
-import { PostEcho, comlinkPeer, floorPeer } from './peers.js';
+import { PostEcho, comlinkPeer, floorPeer, floorLate } from './peers.js';
 import { SIZES } from './harness/targets.js';
 
 /** Calls outstanding in the pipelined benchmarks (the runtime's maxInFlight too). */
@@ -286,12 +286,16 @@ export function suite(ctx) {
       throughput: { elements: 1 },
       note: 'The physical limit of a round trip between two threads of this browser: spin is both threads spinning on a word (the page blocks while it spins); waitAsync is the page awaiting Atomics.waitAsync (registered before the ping, so every round trip takes the asynchronous wake-up) while the worker spins; wait adds the worker sleeping in Atomics.wait. The spin floors need two idle cores: on a busy machine they collapse to the scheduler\'s time slice, and the targets against them are then not judged.',
       check(records) {
+        const notes = [];
         const spin = records['floor/spin'];
         const wake = records['floor/waitAsync'];
         if (spin && wake && spin.stats.mean.point > wake.stats.mean.point) {
-          return ['floor/spin is slower than floor/waitAsync: the two spinning threads did not each have a core (a busy machine); spin-based floors of this run are not floors'];
+          notes.push('floor/spin is slower than floor/waitAsync: the two spinning threads did not each have a core (a busy machine); spin-based floors of this run are not floors');
         }
-        return [];
+        if (floorLate.count > 0) {
+          notes.push(`${floorLate.count} floor round trip(s) were not woken within 1 s although the worker had answered (a lost Atomics.waitAsync wake-up): their samples are slow`);
+        }
+        return notes;
       },
       benches: [
         { id: 'spin', label: 'both sides spin', make: () => floorPeer('spin') },
