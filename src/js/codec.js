@@ -6,7 +6,7 @@
 // first, small-int / one-byte-string fast paths, bulk copies for binary data.
 //
 // ===================================================================================
-// BYTE FORMAT  (FORMAT_VERSION = 1)
+// BYTE FORMAT  (FORMAT_VERSION = 2)
 // ===================================================================================
 // A message is a byte range [start, start+len) of a Uint8Array (usually a view of
 // WebAssembly shared memory). `start` is 8-aligned (the caller guarantees it); all
@@ -46,12 +46,14 @@
 //   0x13       MAP      [ref]  { key value }* END   (insertion order)
 //   0x14       SET      [ref]  { value }* END       (insertion order)
 //   0x15       ARRAYBUFFER [ref]  varuint byteLength, zero padding to 8, bytes
-//   0x16       TYPED    [ref]  u8 kind, varuint length (elements), zero padding to the
-//                              element size, length*elementSize bytes.  kind:
-//                              0 Int8 1 Uint8 2 Uint8Clamped 3 Int16 4 Uint16 5 Int32
-//                              6 Uint32 7 Float32 8 Float64 9 BigInt64 10 BigUint64
-//                              11 Float16
-//   0x17       DATAVIEW [ref]  varuint byteLength, zero padding to 8, bytes
+//   0x16       TYPED    [ref]  u8 kind, varuint byteOffset, varuint length (elements),
+//                              then its buffer: an ARRAYBUFFER value or a REF to one
+//                              (views of one buffer share it, as in structuredClone).
+//                              kind: 0 Int8 1 Uint8 2 Uint8Clamped 3 Int16 4 Uint16
+//                              5 Int32 6 Uint32 7 Float32 8 Float64 9 BigInt64
+//                              10 BigUint64 11 Float16
+//   0x17       DATAVIEW [ref]  varuint byteOffset, varuint byteLength, then its buffer
+//                              (as TYPED)
 //   0x18       BOOLEAN_OBJ [ref]  u8 0|1                  (new Boolean(x))
 //   0x19       NUMBER_OBJ  [ref]  8 bytes float64          (new Number(x))
 //   0x1A       STRING_OBJ  [ref]  STR value                (new String(x))
@@ -79,12 +81,12 @@
 // ===================================================================================
 // DIFFERENCES FROM structuredClone (deliberate)
 // ===================================================================================
-// * A typed array / DataView sends only the bytes it views; it decodes as a new view of
-//   the same type and length over a fresh ArrayBuffer of exactly that size (byteOffset 0).
-//   structuredClone would send the whole underlying buffer. Consequently two views of
-//   one ArrayBuffer (or a view and its buffer) decode as independent copies.
-// * Typed arrays over a SharedArrayBuffer are copied (structuredClone would share the
-//   memory). A bare SharedArrayBuffer is refused (it could only be copied, not shared).
+// * Typed arrays over a SharedArrayBuffer are copied: the bytes they view, into a fresh
+//   ArrayBuffer (structuredClone would share the memory, which needs the postMessage side
+//   lane). A bare SharedArrayBuffer is refused (it could only be copied, not shared).
+//   Views of ordinary ArrayBuffers behave as in structuredClone: the whole buffer travels
+//   once, with each view's byteOffset and length, and views of one buffer (and the buffer
+//   itself) arrive sharing one buffer.
 // * Error objects: a name that is not one of the built-in error names is kept (as an
 //   own `name` property on an Error) instead of being reset to "Error"; `cause` and
 //   AggregateError `errors` are kept. As in structuredClone, other own properties of
@@ -104,7 +106,7 @@
 //   `err instanceof DataCloneError` is true (Symbol.hasInstance) and `err.path` holds
 //   the location of the offending value (e.g. "arguments[1].opts.onDone").
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /**
  * Maximum nesting of containers accepted by the encoder and the decoder. In practice the
@@ -780,25 +782,48 @@ function encodeView(w, v) {
   if (byteLength === 0 && isDetached(buffer)) {
     throw new CloneFailure('is a ' + (name || 'DataView') + ' whose ArrayBuffer is detached (transferred) and cannot be cloned');
   }
-  if (byteLength > 0xffffffff) throw new CloneFailure('is a ' + (name || 'DataView') + ' larger than 4 GiB and cannot be sent');
-  if (name === undefined) {
-    // DataView
-    writeTagVar(w, T_DATAVIEW, byteLength);
+  let kind = -1;
+  if (name !== undefined) {
+    kind = typedKind(name);
+    if (kind < 0) throw new CloneFailure('is a ' + name + ', which cannot be cloned');
+  }
+  let bufferLength;
+  try {
+    bufferLength = arrayBufferByteLength.call(buffer);
+  } catch {
+    bufferLength = -1; // a SharedArrayBuffer
+  }
+  if (bufferLength > 0xffffffff || byteLength > 0xffffffff) {
+    throw new CloneFailure('is a ' + (name || 'DataView') + ' over a buffer larger than 4 GiB and cannot be sent');
+  }
+  const shared = bufferLength < 0;
+  const offset = shared ? 0 : v.byteOffset;
+  if (w.pos + 12 > w.end) growWriter(w, 12);
+  const u8 = w.u8;
+  let p = w.pos;
+  if (kind < 0) {
+    u8[p++] = T_DATAVIEW;
+  } else {
+    u8[p++] = T_TYPED;
+    u8[p++] = kind;
+  }
+  p = putVarUint(u8, p, offset);
+  w.pos = putVarUint(u8, p, kind < 0 ? byteLength : v.length);
+  if (shared) {
+    // The viewed bytes, copied into a buffer of their own; it takes a reference id like any
+    // buffer, so the decoder's ids stay in step.
+    refOrRegister(w, {});
+    writeTagVar(w, T_ARRAYBUFFER, byteLength);
     padAndReserve(w, 8, byteLength);
     copyBytesIn(w, buffer, v.byteOffset, byteLength);
     return;
   }
-  const kind = typedKind(name);
-  if (kind < 0) throw new CloneFailure('is a ' + name + ', which cannot be cloned');
-  const len = v.length;
-  if (w.pos + 7 > w.end) growWriter(w, 7);
-  const u8 = w.u8;
-  let p = w.pos;
-  u8[p] = T_TYPED;
-  u8[p + 1] = kind;
-  w.pos = putVarUint(u8, p + 2, len);
-  padAndReserve(w, TYPED_SIZES[kind], byteLength);
-  copyBytesIn(w, buffer, v.byteOffset, byteLength);
+  const id = refOrRegister(w, buffer);
+  if (id >= 0) {
+    writeRef(w, id);
+    return;
+  }
+  encodeArrayBuffer(w, buffer, bufferLength);
 }
 
 function encodeArrayBuffer(w, v, byteLength) {
@@ -1315,18 +1340,8 @@ function readOther(r, t, d) {
       pushRef(r, ab);
       return ab;
     }
-    case T_TYPED: return readTyped(r);
-    case T_DATAVIEW: {
-      const n = readVarUint(r);
-      skipPad(r, 8);
-      need(r, n);
-      const ab = new ArrayBuffer(n);
-      if (n > 0) new Uint8Array(ab).set(r.u8.subarray(r.pos, r.pos + n));
-      r.pos += n;
-      const v = new DataView(ab);
-      pushRef(r, v);
-      return v;
-    }
+    case T_TYPED: return readView(r, false, d);
+    case T_DATAVIEW: return readView(r, true, d);
     case T_BOOLEAN_OBJ: {
       need(r, 1);
       const b = r.u8[r.pos++];
@@ -1592,21 +1607,29 @@ function readArray(r, d) {
   return a;
 }
 
-function readTyped(r) {
-  need(r, 1);
-  const kind = r.u8[r.pos++];
-  if (kind >= TYPED_CTORS.length) throw decodeError('unknown typed array kind ' + kind, r);
-  const Ctor = TYPED_CTORS[kind];
-  if (Ctor === undefined) throw decodeError('Float16Array is not available in this environment', r);
-  const size = TYPED_SIZES[kind];
-  const len = readVarUint(r);
-  skipPad(r, size);
-  if (len > (r.end - r.pos) / size) throw truncated(r);
-  const bytes = len * size;
-  const v = new Ctor(len);
-  if (bytes > 0) new Uint8Array(v.buffer, 0, bytes).set(r.u8.subarray(r.pos, r.pos + bytes));
-  r.pos += bytes;
-  pushRef(r, v);
+function readView(r, dataView, d) {
+  // The view's id comes before its buffer's, as the encoder registered them.
+  const id = r.nRefs;
+  pushRef(r, null);
+  let Ctor = DataView;
+  let size = 1;
+  if (!dataView) {
+    need(r, 1);
+    const kind = r.u8[r.pos++];
+    if (kind >= TYPED_CTORS.length) throw decodeError('unknown typed array kind ' + kind, r);
+    Ctor = TYPED_CTORS[kind];
+    if (Ctor === undefined) throw decodeError('Float16Array is not available in this environment', r);
+    size = TYPED_SIZES[kind];
+  }
+  const byteOffset = readVarUint(r);
+  const length = readVarUint(r);
+  const buffer = readValue(r, d + 1);
+  if (!(buffer instanceof ArrayBuffer)) throw decodeError('a view whose buffer is not an ArrayBuffer', r);
+  if (byteOffset % size !== 0 || byteOffset + length * size > buffer.byteLength) {
+    throw decodeError('a view that lies outside its buffer', r);
+  }
+  const v = new Ctor(buffer, byteOffset, length);
+  r.refs[id] = v;
   return v;
 }
 

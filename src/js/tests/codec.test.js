@@ -437,20 +437,18 @@ describe('built-ins', () => {
     }
   });
 
-  test('typed-array views with a byteOffset send only their bytes', () => {
+  test('typed-array views keep their byteOffset, length and whole buffer, as structuredClone', () => {
     const buf = new ArrayBuffer(4096);
     new Uint8Array(buf).forEach((_, i, a) => { a[i] = i & 255; });
     for (const T of KINDS) {
       const size = T.BYTES_PER_ELEMENT;
       const view = new T(buf, size * 3, 5);
       const out = roundTrip(view);
+      const want = structuredClone(view);
       assert.equal(Object.getPrototypeOf(out), T.prototype);
-      assert.equal(out.length, 5);
-      assert.equal(out.byteOffset, 0);
-      assert.equal(out.buffer.byteLength, 5 * size, 'only the view bytes travel');
-      assert.deepEqual(new Uint8Array(out.buffer), new Uint8Array(buf, size * 3, 5 * size));
+      assert.deepEqual([out.byteOffset, out.length, out.buffer.byteLength], [want.byteOffset, want.length, want.buffer.byteLength]);
+      assert.deepEqual(new Uint8Array(out.buffer), new Uint8Array(buf), 'the whole buffer travels');
     }
-    assert.ok(encodeToBytes(new Uint8Array(buf, 100, 10)).length < 20);
   });
 
   test('decoded typed arrays are fresh private copies, even from shared memory', () => {
@@ -469,12 +467,29 @@ describe('built-ins', () => {
     assert.deepEqual([...a], [1.5, -2, 3, 4], 'independent of the message memory');
   });
 
-  test('two views of one buffer decode as independent copies', () => {
+  test('views of one buffer, and the buffer itself, arrive sharing one buffer', () => {
     const buf = new ArrayBuffer(16);
-    const [x, y] = roundTrip([new Uint8Array(buf, 0, 8), new Uint8Array(buf, 4, 8)]);
-    assert.notEqual(x.buffer, y.buffer);
+    const [x, y, b, dv] = roundTrip([new Uint8Array(buf, 0, 8), new Uint8Array(buf, 4, 8), buf, new DataView(buf, 2, 4)]);
+    assert.equal(x.buffer, y.buffer);
+    assert.equal(x.buffer, b);
+    assert.equal(dv.buffer, b);
     x[5] = 99;
-    assert.equal(y[1], 0);
+    assert.equal(y[1], 99, 'the same memory');
+    assert.equal(dv.getUint8(3), 99);
+    // The buffer goes into the message once.
+    assert.ok(encodeToBytes([new Uint8Array(new ArrayBuffer(1000), 0, 1), new Uint8Array(new ArrayBuffer(1000))]).length < 2100);
+    const shared = new ArrayBuffer(1000);
+    assert.ok(encodeToBytes([new Uint8Array(shared), new Uint16Array(shared, 10, 4), shared]).length < 1100);
+  });
+
+  test('views of a SharedArrayBuffer are copied: their bytes only, into a buffer of their own', () => {
+    const sab = new SharedArrayBuffer(64);
+    const v = new Int32Array(sab, 8, 3);
+    v.set([7, 8, 9]);
+    const [a, other] = roundTrip([v, new Uint8Array([1, 2])]);
+    assert.ok(a.buffer instanceof ArrayBuffer);
+    assert.deepEqual([a.byteOffset, a.length, a.buffer.byteLength, [...a]], [0, 3, 12, [7, 8, 9]]);
+    assert.deepEqual([...other], [1, 2], 'reference ids stay in step after the copy');
   });
 
   test('typed-array payloads are aligned to their element size (relative to the message start)', () => {
@@ -518,7 +533,8 @@ describe('built-ins', () => {
     const out = roundTrip(dv);
     assert.ok(out instanceof DataView);
     assert.equal(out.byteLength, 12);
-    assert.equal(out.byteOffset, 0);
+    assert.equal(out.byteOffset, 4);
+    assert.equal(out.buffer.byteLength, 32);
     assert.equal(out.getFloat64(0, true), Math.E);
     assert.equal(out.getUint32(8, true), 0xdeadbeef);
     checkLikeStructuredClone(new DataView(new ArrayBuffer(0)));
@@ -981,7 +997,7 @@ describe('Writer / Reader', () => {
   });
 
   test('format constants', () => {
-    assert.equal(FORMAT_VERSION, 1);
+    assert.equal(FORMAT_VERSION, 2);
     assert.equal(MAX_DEPTH, 10000);
   });
 });
@@ -1073,8 +1089,12 @@ describe('malformed input', () => {
     assertDecodeError([STR_ASCII, ...big, 65], /truncated/);
     assertDecodeError([STR_UTF16, ...big, 65, 0], /truncated/);
     assertDecodeError([ARRAYBUFFER, ...big], /truncated/);
-    assertDecodeError([TYPED, 8, ...big, 0, 0, 0], /truncated/);
+    assertDecodeError([TYPED, 8, 0, ...big, ARRAYBUFFER, 0, 0, 0, 0, 0, 0, 0], /outside its buffer/);
     assertDecodeError([TYPED, 12, 0], /typed array kind/);
+    assertDecodeError([TYPED, 5, 1, 1, ARRAYBUFFER, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], /outside its buffer/, 'misaligned');
+    assertDecodeError([TYPED, 1, 4, 8, ARRAYBUFFER, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], /outside its buffer/, 'past the end');
+    assertDecodeError([TYPED, 1, 0, 0, OBJECT, END], /not an ArrayBuffer/);
+    assertDecodeError([ARRAY, 2, OBJECT, END, TYPED, 1, 0, 0, REF, 1, END], /not an ArrayBuffer/, 'a REF to the view itself');
     assertDecodeError([STR_ASCII, 0xff, 0xff, 0xff, 0xff, 0x1f], /varuint/);
     assertDecodeError([STR_ASCII, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], /varuint/);
     assertDecodeError([REF, 0], /back-reference/);
