@@ -64,7 +64,9 @@
 //                              kind: 0 Error 1 EvalError 2 RangeError 3 ReferenceError
 //                              4 SyntaxError 5 TypeError 6 URIError 7 AggregateError
 //   0x1D       DOMEXCEPTION [ref] STR name, STR message, u8 hasStack, [STR stack]
-//   (0x1E-0x7F unused: a decoder rejects them)
+//   0x1E       IMAGEDATA [ref] varuint width, varuint height, u8 colorSpace (0 srgb,
+//                              1 display-p3), zero padding to 8, width*height*4 bytes (RGBA)
+//   (0x1F-0x7F unused: a decoder rejects them)
 //   0x80-0xFF  SMALL_INT       the integer (tag - 0x80), i.e. 0..127, no payload
 //
 // varuint: unsigned LEB128, 1..5 bytes, value <= 0xFFFFFFFF.
@@ -149,6 +151,7 @@ const T_STRING_OBJ = 0x1a;
 const T_BIGINT_OBJ = 0x1b;
 const T_ERROR = 0x1c;
 const T_DOMEXCEPTION = 0x1d;
+const T_IMAGEDATA = 0x1e;
 const T_SMALL_INT = 0x80;
 
 // Error flags
@@ -836,6 +839,27 @@ function encodeArrayBuffer(w, v, byteLength) {
   copyBytesIn(w, v, 0, byteLength);
 }
 
+const COLOR_SPACES = ['srgb', 'display-p3'];
+
+function encodeImageData(w, v) {
+  const data = v.data;
+  const space = COLOR_SPACES.indexOf(v.colorSpace ?? 'srgb');
+  if (!(data instanceof Uint8ClampedArray) || space < 0) {
+    throw new CloneFailure('is an ImageData in a pixel format or color space this version cannot send (only 8-bit RGBA in srgb or display-p3); send its .data, .width and .height instead');
+  }
+  const bytes = data.byteLength;
+  if (bytes !== v.width * v.height * 4) throw new CloneFailure('is an ImageData whose data does not match its size');
+  if (w.pos + 12 > w.end) growWriter(w, 12);
+  const u8 = w.u8;
+  u8[w.pos] = T_IMAGEDATA;
+  let p = putVarUint(u8, w.pos + 1, v.width);
+  p = putVarUint(u8, p, v.height);
+  u8[p] = space;
+  w.pos = p + 1;
+  padAndReserve(w, 8, bytes);
+  copyBytesIn(w, data.buffer, data.byteOffset, bytes);
+}
+
 // ----- Map / Set (forEach with a shared callback; `this` is the writer) -----
 
 function mapEntryCallback(value, key) {
@@ -1034,6 +1058,9 @@ function encodeOther(w, v, d) {
       encodeArrayBuffer(w, v, n);
       return;
     }
+    case 'ImageData':
+      encodeImageData(w, v);
+      return;
     case 'Boolean': {
       let b;
       try { b = booleanValueOf.call(v); } catch { break; }
@@ -1107,8 +1134,6 @@ function refuseOther(v, type) {
     case 'File':
     case 'FileList':
       throw new CloneFailure('is a ' + type + ' and cannot travel through shared memory yet (not supported yet in this version); read it first (e.g. await blob.arrayBuffer()) and send the bytes');
-    case 'ImageData':
-      throw new CloneFailure('is an ImageData and cannot be sent to a worker in this version; send its .data (a Uint8ClampedArray), .width and .height instead');
     default:
       break;
   }
@@ -1374,6 +1399,28 @@ function readOther(r, t, d) {
     }
     case T_ERROR: return readError(r, d);
     case T_DOMEXCEPTION: return readDOMException(r);
+    case T_IMAGEDATA: {
+      const width = readVarUint(r);
+      const height = readVarUint(r);
+      need(r, 1);
+      const space = COLOR_SPACES[r.u8[r.pos++]];
+      if (space === undefined) throw decodeError('unknown ImageData color space', r);
+      skipPad(r, 8);
+      const bytes = width * height * 4;
+      if (bytes > r.end - r.pos) throw truncated(r);
+      if (typeof ImageData !== 'function') throw decodeError('an ImageData, which this environment cannot create', r);
+      const data = new Uint8ClampedArray(bytes);
+      data.set(r.u8.subarray(r.pos, r.pos + bytes));
+      r.pos += bytes;
+      let v;
+      try {
+        v = new ImageData(data, width, height, { colorSpace: space });
+      } catch (e) {
+        throw decodeError('an invalid ImageData (' + (e && e.message) + ')', r);
+      }
+      pushRef(r, v);
+      return v;
+    }
     case T_END:
     case T_HOLE:
     case T_ARRAY_REST:

@@ -1099,7 +1099,7 @@ describe('malformed input', () => {
     assertDecodeError([STR_ASCII, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], /varuint/);
     assertDecodeError([REF, 0], /back-reference/);
     assertDecodeError([ARRAY, 2, REF, 1, END], /back-reference/);
-    assertDecodeError([0x1e], /unknown tag/);
+    assertDecodeError([0x1f], /unknown tag/);
     assertDecodeError([0x7f], /unknown tag/);
     assertDecodeError([END], /unexpected/);
     assertDecodeError([HOLE], /unexpected/);
