@@ -110,6 +110,24 @@
 
 export const FORMAT_VERSION = 2;
 
+/** A call flag: the worker keeps the buffers of its result (`with({ transferResult: false })`). */
+export const CALL_KEEP_RESULT_BUFFERS = 1;
+
+/**
+ * Detaches each buffer, as postMessage's transfer does (the bytes went through shared memory
+ * already). A buffer that cannot be detached (a WebAssembly memory's) is left as is.
+ */
+export function detachBuffers(buffers) {
+  for (const b of buffers) {
+    try {
+      if (typeof b.transfer === 'function') b.transfer(0);
+      else structuredClone(b, { transfer: [b] });
+    } catch {
+      // not detachable: it stays usable, as a copy was sent
+    }
+  }
+}
+
 /**
  * Maximum nesting of containers accepted by the encoder and the decoder. In practice the
  * JavaScript stack (about 1 MB by default) usually runs out first, after a few thousand
@@ -311,6 +329,9 @@ export class Writer {
     this.nSeen = 0;
     this.seenMap = null;
     this.protoState = 0; // 0 unknown, 1 Object.prototype clean, 2 has enumerable props
+    // The ArrayBuffers (not shared) the last message holds, each once: what a call transfers
+    // by default (API contract C.10).
+    this.buffers = [];
     this.cbDepth = 0; // depth/index for the Map/Set forEach callbacks
     this.cbIndex = 0;
   }
@@ -830,6 +851,7 @@ function encodeView(w, v) {
 }
 
 function encodeArrayBuffer(w, v, byteLength) {
+  w.buffers.push(v);
   if (byteLength === 0 && isDetached(v)) {
     throw new CloneFailure('is a detached (transferred) ArrayBuffer and cannot be cloned');
   }
@@ -1163,6 +1185,7 @@ function refuseOther(v, type) {
 export function encode(value, writer) {
   const w = writer;
   w.protoState = 0;
+  w.buffers.length = 0;
   try {
     encodeValue(w, value, 0);
   } catch (e) {
@@ -1173,20 +1196,27 @@ export function encode(value, writer) {
 }
 
 /**
- * Writes the method name, then the argument array (error paths read `arguments[i]…`), then
- * the call's cancellation key when it has one.
+ * Writes the method name, then the argument array (error paths read `arguments[i]…`), then,
+ * when either is set, the call's cancellation key (or UNDEFINED) and its flags (a SMALL_INT:
+ * CALL_KEEP_RESULT_BUFFERS).
  */
-export function encodeArgs(method, args, writer, key) {
+export function encodeArgs(method, args, writer, key, flags = 0) {
   if (typeof method !== 'string') throw new TypeError('encodeArgs: method must be a string');
   if (!isArray(args)) throw new TypeError('encodeArgs: args must be an array');
   if (key !== undefined && typeof key !== 'string') throw new TypeError('encodeArgs: key must be a string or undefined');
+  if (!(Number.isInteger(flags) && flags >= 0 && flags < 0x80)) throw new TypeError('encodeArgs: flags must be an integer from 0 to 127');
   const w = writer;
   w.protoState = 0;
+  w.buffers.length = 0;
   try {
     writeString(w, method);
     refOrRegister(w, args);
     encodeArray(w, args, 1, false);
-    if (key !== undefined) writeString(w, key);
+    if (key !== undefined || flags !== 0) {
+      if (key !== undefined) writeString(w, key);
+      else put1(w, T_UNDEFINED);
+      if (flags !== 0) put1(w, T_SMALL_INT + flags);
+    }
   } catch (e) {
     throw toPublicError(e, 'arguments');
   } finally {
@@ -1746,15 +1776,25 @@ export function decode(reader) {
   }
 }
 
-/** Reads what encodeArgs wrote: returns { method, args, key } (key undefined when none). */
+/** Reads what encodeArgs wrote: returns { method, args, key, flags } (key undefined when none). */
 export function decodeArgs(reader) {
   const r = reader;
   try {
     const method = readString(r);
     const args = readValue(r, 0);
     if (!isArray(args)) throw decodeError('arguments are not an array', r);
-    const key = r.pos < r.end ? readString(r) : undefined;
-    return { method, args, key };
+    let key;
+    let flags = 0;
+    if (r.pos < r.end) {
+      if (r.u8[r.pos] === T_UNDEFINED) r.pos++;
+      else key = readString(r);
+    }
+    if (r.pos < r.end) {
+      const f = r.u8[r.pos++];
+      if (f < T_SMALL_INT) throw decodeError('call flags that are not a small integer', r);
+      flags = f - T_SMALL_INT;
+    }
+    return { method, args, key, flags };
   } catch (e) {
     throw decodeFailure(e, r);
   } finally {

@@ -9,7 +9,7 @@
 import { bindings, isolated, wasmMemory } from './wasm.js';
 import { Views } from './views.js';
 import * as L from './layout.js';
-import { Writer, Reader, encodeArgs, decode } from './codec.js';
+import { Writer, Reader, encodeArgs, decode, detachBuffers, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
 import { notIsolatedError, TaskDisposedError, QueueDropError } from './errors.js';
 import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
@@ -248,12 +248,21 @@ class Runtime {
     try {
       if (this.stagingPtr === 0) this.growStaging(256);
       writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
-      encodeArgs(method, args, writer, key);
+      encodeArgs(method, args, writer, key, opts !== null && opts.transferResult === false ? CALL_KEEP_RESULT_BUFFERS : 0);
       const len = writer.length;
       if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
       id = this.core.submit(task.index, len);
     } catch (error) {
       return Promise.reject(error);
+    }
+    // The call's buffers move, as postMessage's transfer moves them (C.10): by default every
+    // ArrayBuffer it holds, or exactly those `with({ transfer })` names. The bytes are in
+    // shared memory already; the sender's buffers are detached.
+    const transfer = opts === null ? undefined : opts.transfer;
+    if (transfer === undefined) {
+      if (writer.buffers.length > 0) detachBuffers(writer.buffers);
+    } else if (transfer.length > 0) {
+      detachBuffers(transfer);
     }
     task.outstanding++;
     const call = new Call(task, method);
@@ -666,7 +675,17 @@ function validateCallOptions(options, base) {
   const { key, signal, transfer, transferResult } = options;
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`task.with: key must be a string (got ${typeof key})`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('task.with: signal must be an AbortSignal');
-  if (transfer !== undefined && !Array.isArray(transfer)) throw new TypeError('task.with: transfer must be an array of transferable objects');
+  if (transfer !== undefined) {
+    if (!Array.isArray(transfer)) throw new TypeError('task.with: transfer must be an array of transferable objects');
+    transfer.forEach((t, i) => {
+      const tag = Object.prototype.toString.call(t).slice(8, -1);
+      if (tag === 'ArrayBuffer') return;
+      if (tag === 'SharedArrayBuffer' || ArrayBuffer.isView(t)) {
+        throw new TypeError(`task.with: transfer[${i}] is a ${tag}; list ArrayBuffers (a typed array's .buffer), as postMessage does`);
+      }
+      throw new TypeError(`task.with: transfer[${i}] is a ${tag}, which this version cannot transfer (only ArrayBuffers; platform objects need the postMessage side lane, not supported yet)`);
+    });
+  }
   if (transferResult !== undefined && typeof transferResult !== 'boolean') throw new TypeError('task.with: transferResult must be a boolean');
   return { ...base, ...options };
 }

@@ -16,7 +16,7 @@
 // shared memory (port.js), so it owns no thread stack and takes no lock in that memory, and
 // it can be terminated at any instruction without leaving anything held.
 import * as L from './layout.js';
-import { Writer, Reader, encode, decodeArgs } from './codec.js';
+import { Writer, Reader, encode, decodeArgs, detachBuffers, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, protocolType } from './protocol.js';
 import { Views } from './views.js';
 import { Port, INFO } from './port.js';
@@ -239,11 +239,13 @@ class PullLoop {
     let method;
     let result;
     let ctx = null;
+    let flags = 0;
     try {
       const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);
       const call = decodeArgs(this.reader);
       method = call.method;
+      flags = call.flags;
       const handler = this.handlers[method];
       if (typeof handler !== 'function' || handler === Object.prototype[method]) {
         const known = Object.keys(this.handlers).filter((k) => typeof this.handlers[k] === 'function');
@@ -255,23 +257,23 @@ class PullLoop {
       result = handler.apply(this.handlers, args);
     } catch (error) {
       this.done(ctx);
-      this.finish(slot, L.STATUS_THREW, error, method);
+      this.finish(slot, L.STATUS_THREW, error, method, flags);
       return undefined;
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       return Promise.resolve(result).then(
         (value) => {
           this.done(ctx);
-          this.finish(slot, L.STATUS_OK, value, method);
+          this.finish(slot, L.STATUS_OK, value, method, flags);
         },
         (error) => {
           this.done(ctx);
-          this.finish(slot, L.STATUS_THREW, error, method);
+          this.finish(slot, L.STATUS_THREW, error, method, flags);
         },
       );
     }
     this.done(ctx);
-    this.finish(slot, L.STATUS_OK, result, method);
+    this.finish(slot, L.STATUS_OK, result, method, flags);
     return undefined;
   }
 
@@ -281,9 +283,14 @@ class PullLoop {
   }
 
   /** Encodes `value` as the call's result and publishes it. */
-  finish(slot, status, value, method) {
+  finish(slot, status, value, method, flags) {
     try {
       this.encodeResult(value);
+      // The result's buffers move to the page, as postMessage's transfer moves them, unless
+      // the caller asked for with({ transferResult: false }).
+      if (status === L.STATUS_OK && (flags & CALL_KEEP_RESULT_BUFFERS) === 0 && this.writer.buffers.length > 0) {
+        detachBuffers(this.writer.buffers);
+      }
     } catch (error) {
       // The result (or thrown value) cannot be sent: the call fails with why.
       const what = status === L.STATUS_OK ? 'result' : 'thrown value';

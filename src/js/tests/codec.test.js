@@ -916,6 +916,28 @@ describe('encodeArgs / decodeArgs', () => {
     assert.throws(() => encodeArgs('m', [], w, 7), /key must be a string/);
   });
 
+  test('call flags travel after the key, with or without one', () => {
+    for (const key of ['k', undefined]) {
+      for (const flags of [0, 1, 127]) {
+        const { w, state } = makeWriter(8);
+        encodeArgs('m', [1], w, key, flags);
+        const r = new Reader();
+        r.reset(state.u8, state.start, w.length);
+        assert.deepEqual(decodeArgs(r), { method: 'm', args: [1], key, flags });
+      }
+    }
+  });
+
+  test('the writer lists the ArrayBuffers of the last message, each once, shared ones not', () => {
+    const { w } = makeWriter(8);
+    const a = new ArrayBuffer(8);
+    const b = new ArrayBuffer(4);
+    encodeArgs('m', [a, new Uint8Array(a), { x: new Int16Array(b, 2, 1) }, new Uint8Array(new SharedArrayBuffer(4))], w);
+    assert.deepEqual(w.buffers, [a, b]);
+    encode('no buffers', w);
+    assert.deepEqual(w.buffers, []);
+  });
+
   test('unicode method names, empty args, sparse args', () => {
     for (const m of ['', 'méthode', '日本', 'x'.repeat(300), '\uD800']) {
       const { w, state } = makeWriter(8);

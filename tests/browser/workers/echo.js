@@ -19,7 +19,17 @@ function spin(ms) {
   }
 }
 
+// A buffer the worker keeps between calls (see keeper()).
+let kept = null;
+
 createTaskWorker({
+  /** Returns the buffer it keeps (making one when it has none or it was detached), and the
+   * size it had before this call. */
+  keeper(n) {
+    const before = kept === null ? -1 : kept.byteLength;
+    if (kept === null || kept.byteLength === 0) kept = new Uint8Array(n);
+    return { before, data: kept };
+  },
   echo(value) {
     return value;
   },

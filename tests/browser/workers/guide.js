@@ -48,4 +48,8 @@ createTaskWorker({
     if (ctx.attempt === 1) setTimeout(() => { throw new Error('flaky'); });
     return ctx.attempt === 1 ? new Promise(() => {}) : 'ok';
   },
+
+  echo(value) {
+    return value;
+  },
 });
