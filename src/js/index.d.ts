@@ -51,7 +51,8 @@ export interface CallOptions {
   key?: string;
   signal?: AbortSignal;
   trace?: unknown;
-  transfer?: Transferable[];
+  /** The buffers the call moves (default: every ArrayBuffer it sends; [] copies). */
+  transfer?: ArrayBuffer[];
   transferResult?: boolean;
 }
 
