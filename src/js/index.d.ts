@@ -155,6 +155,11 @@ export interface TaskRuntime {
   defineTask<H = Record<string, Handler>>(config: TaskConfig<H>): Task<H>;
   readonly abortTaskController: AbortTaskController;
   getRuntimeSnapshot(): RuntimeSnapshot;
+  /** Calls `listener` every `intervalMs` (250); returns the function that unsubscribes. */
+  subscribeRuntimeSnapshot(
+    listener: (snapshot: RuntimeSnapshot) => void,
+    options?: { intervalMs?: number; emitImmediately?: boolean; onlyOnChange?: boolean },
+  ): () => void;
   /** Disposes every task and frees the runtime's shared memory. */
   dispose(): void;
 }

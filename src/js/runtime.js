@@ -43,6 +43,19 @@ function defaultQueueDepth(type, maxInFlight) {
 const MAX_SLOTS = L.MAX_SLOTS;
 const QUEUE_POLICIES = ['block', 'reject', 'drop-latest', 'drop-oldest'];
 
+/** The options of `subscribeRuntimeSnapshot`. */
+const SNAPSHOT_OPTIONS = ['intervalMs', 'emitImmediately', 'onlyOnChange'];
+/** Snapshot fields that are ages, timestamps or beat counts: `onlyOnChange` ignores them. */
+const VOLATILE_FIELDS = new Set(['heartbeatAgeMs', 'ts', 'beats']);
+
+/** Reports an error without throwing it (the page's error event, as an uncaught one would). */
+function reportError(error) {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(error);
+  else setTimeout(() => {
+    throw error;
+  });
+}
+
 /** The options `createTaskRuntime(config)` knows. */
 const RUNTIME_OPTIONS = ['observability', 'maxSharedMemoryBytes'];
 
@@ -151,6 +164,7 @@ class Runtime {
     this.lingering = new Set();
     this.abortTaskController = new AbortTaskController();
     this.watchdog = new WatchdogTimer(this);
+    this.subscriptions = new Set();
     const runtime = this;
     this.api = {
       abortTaskController: this.abortTaskController,
@@ -158,13 +172,68 @@ class Runtime {
         return runtime.defineTask(taskConfig);
       },
       getRuntimeSnapshot() {
-        return { tasks: [...runtime.tasks].map((t) => t.snapshot()), sharedMemory: runtime.sharedMemory() };
+        return runtime.snapshot();
+      },
+      /**
+       * Calls `listener(snapshot)` every `intervalMs` (default 250), at once too with
+       * `emitImmediately`, and with `onlyOnChange` only when something other than an age, a
+       * timestamp or a beat count changed. Returns the function that unsubscribes.
+       */
+      subscribeRuntimeSnapshot(listener, options = {}) {
+        return runtime.subscribeSnapshot(listener, options);
       },
       /** Disposes every task and releases the runtime's shared memory. */
       dispose() {
         runtime.dispose();
       },
     };
+  }
+
+  snapshot() {
+    return { tasks: [...this.tasks].map((t) => t.snapshot()), sharedMemory: this.sharedMemory() };
+  }
+
+  subscribeSnapshot(listener, options) {
+    const where = 'subscribeRuntimeSnapshot';
+    if (typeof listener !== 'function') throw new TypeError(`${where}(listener, options): listener must be a function`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object or omitted`);
+    for (const name of Object.keys(options)) {
+      if (!SNAPSHOT_OPTIONS.includes(name)) throw new TypeError(`${where}: unknown option "${name}"; the options are ${SNAPSHOT_OPTIONS.join(', ')}`);
+    }
+    const { intervalMs = 250, emitImmediately = false, onlyOnChange = false } = options;
+    if (!(typeof intervalMs === 'number' && intervalMs > 0 && intervalMs <= 2 ** 31 - 1)) {
+      throw new RangeError(`${where}: intervalMs must be a positive number of milliseconds (got ${String(intervalMs)})`);
+    }
+    for (const [name, v] of [['emitImmediately', emitImmediately], ['onlyOnChange', onlyOnChange]]) {
+      if (typeof v !== 'boolean') throw new TypeError(`${where}: ${name} must be a boolean (got ${String(v)})`);
+    }
+    let last = null;
+    const emit = () => {
+      if (this.disposed) return;
+      const snap = this.snapshot();
+      if (onlyOnChange) {
+        const key = JSON.stringify(snap, (k, v) => (VOLATILE_FIELDS.has(k) ? undefined : v));
+        if (key === last) return;
+        last = key;
+      }
+      try {
+        listener(snap);
+      } catch (error) {
+        // A listener's bug must not stop the runtime or the other listeners: report it.
+        reportError(error);
+      }
+    };
+    const timer = setInterval(emit, intervalMs);
+    let live = true;
+    const unsubscribe = () => {
+      if (!live) return;
+      live = false;
+      clearInterval(timer);
+      this.subscriptions.delete(unsubscribe);
+    };
+    this.subscriptions.add(unsubscribe);
+    if (emitImmediately) emit();
+    return unsubscribe;
   }
 
   /** What the runtime holds of the shared memory, from the controller's own accounting. */
@@ -178,6 +247,7 @@ class Runtime {
     for (const task of [...this.tasks]) task.dispose();
     this.disposed = true;
     this.watchdog.stop();
+    for (const unsubscribe of [...this.subscriptions]) unsubscribe();
     // Free the staging buffer and the core once the tasks' quarantine is over.
     setTimeout(() => {
       this.coreFreed = true;

@@ -26,6 +26,8 @@ export async function main(bytes: Uint8Array): Promise<void> {
   const state: TaskState = images.getState();
   const waiting: number = state.waitingQueueDepth;
   runtime.abortTaskController.abort('a');
+  const unsubscribe: () => void = runtime.subscribeRuntimeSnapshot((s) => console.log(s.tasks.length), { onlyOnChange: true });
+  unsubscribe();
   for await (const s of parallelLimit([1, 2, 3], 2, (n) => images.label(n), { returnSettled: true })) {
     if (s.status === 'fulfilled') console.log(s.value.toUpperCase(), s.item + 1);
   }
