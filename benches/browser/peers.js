@@ -109,10 +109,11 @@ const DATA = 256;
  * a busy machine they collapse to the scheduler's time slice (milliseconds).
  */
 /**
- * A floor round trip whose answer has not come after this long is looked at again every
- * LATE_MS, up to GIVE_UP_MS: once, in a CI run on a loaded machine, the page's
- * Atomics.waitAsync was never woken (the worker had answered) and the suite hung. A late
- * round trip is counted (`floorLate`) and printed by the suite; it only makes that sample slow.
+ * A floor round trip whose answer has not come after LATE_MS is looked at again until
+ * GIVE_UP_MS, then fails with what it saw instead of hanging the suite. (On loaded CI
+ * machines the worker once missed its first ping: it said ready before reading PING's
+ * starting value; workers/floor-worker.js now reads it first.) Late round trips are counted
+ * (`floorLate`) and reported by the suite; they only make their sample slow.
  */
 const LATE_MS = 1000;
 const GIVE_UP_MS = 10_000;

@@ -294,7 +294,7 @@ export function suite(ctx) {
           notes.push('floor/spin is slower than floor/waitAsync: the two spinning threads did not each have a core (a busy machine); spin-based floors of this run are not floors');
         }
         if (floorLate.count > 0) {
-          notes.push(`${floorLate.count} floor round trip(s) were not woken within 1 s although the worker had answered (a lost Atomics.waitAsync wake-up): their samples are slow`);
+          notes.push(`${floorLate.count} floor round trip(s) took more than 1 s (a starved thread): their samples are slow`);
         }
         return notes;
       },

@@ -16,8 +16,10 @@ self.onmessage = (event) => {
   const { buffer, mode, length } = event.data;
   const i32 = new Int32Array(buffer);
   const data = mode === 'copy' ? new Float32Array(buffer, DATA, length) : null;
-  self.postMessage('ready');
+  // Read PING before saying ready: the page pings as soon as it hears it, and a ping read
+  // as the starting value would be waited for in vain.
   let seen = Atomics.load(i32, PING);
+  self.postMessage('ready');
   let kept = null;
   for (;;) {
     let v;
