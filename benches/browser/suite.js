@@ -260,15 +260,16 @@ function bufferGroup(size) {
  */
 export async function prepare(ms, pauseMs) {
   const task = await atelierTask(2, WINDOW);
-  const small = filled(1024);
-  const large = filled(64 << 10);
+  let small = filled(1024);
+  let large = filled(64 << 10);
   const burst = pipelined(() => task.noop());
   const until = performance.now() + ms;
   while (performance.now() < until) {
     for (let i = 0; i < 200; i++) await task.noop();
     await burst(2000);
-    await task.echo(small);
-    await task.echo(large);
+    // A call moves the buffers it sends: send on what came back.
+    small = await task.echo(small);
+    large = await task.echo(large);
   }
   task.dispose();
   await new Promise((resolve) => setTimeout(resolve, pauseMs));
