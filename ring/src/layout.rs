@@ -39,8 +39,9 @@ use core::sync::atomic::AtomicU32;
 /// Bumped whenever a struct below changes shape.
 pub const LAYOUT_VERSION: u32 = 4;
 
-/// Bumped whenever the start-up handshake or the meaning of a shared word changes.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// Bumped whenever the messages between page and workers (the start-up handshake, the side
+/// lane), the codec's format or the meaning of a shared word changes.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The longest a live worker goes without beating its heartbeat while a handler awaits (its
 /// event loop is free). The page's watchdog counts silence in these terms.

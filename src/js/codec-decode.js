@@ -8,7 +8,8 @@ import {
   T_DOMEXCEPTION, T_END, T_ERROR, T_F64, T_FALSE, T_HOLE, T_IMAGEDATA, T_INT32, T_MAP, T_NULL,
   T_NUMBER_OBJ, T_OBJECT, T_REF, T_REGEXP, T_SET, T_SMALL_INT, T_STRING_OBJ, T_STR_ASCII,
   T_STR_LATIN1, T_STR_UTF16, T_TRUE, T_TYPED, T_UNDEFINED, decodeError, defineProperty,
-  fromCharCode, getScratch, hasOwn, isArray, isStackOverflow, truncated,
+  fromCharCode, getScratch, hasOwn, isArray, isStackOverflow, truncated, T_SIDE, T_SIDE_HEADER,
+  SIDE_HEADER_BYTES,
 } from './codec-format.js';
 
 // ---------------------------------------------------------------------------------
@@ -24,6 +25,9 @@ export class Reader {
     this.end = 0;
     this.refs = [];
     this.nRefs = 0;
+    // The message's side-lane values (codec-format.js), set by the caller before it decodes
+    // a message that has them (peekSide); cleared after each decode.
+    this.side = null;
   }
 
   /** Begin reading the message u8[start .. start+len). */
@@ -159,6 +163,14 @@ function readOther(r, t, d) {
         const k = readValue(r, d);
         m.set(k, readValue(r, d));
       }
+    }
+    case T_SIDE: {
+      const i = readVarUint(r);
+      const side = r.side;
+      if (side === null || i >= side.length) throw decodeError('side-lane value ' + i + ' is missing', r);
+      const v = side[i];
+      pushRef(r, v);
+      return v;
     }
     case T_SET: {
       const s = new Set();
@@ -489,7 +501,9 @@ function readView(r, dataView, d) {
   const byteOffset = readVarUint(r);
   const length = readVarUint(r);
   const buffer = readValue(r, d + 1);
-  if (!(buffer instanceof ArrayBuffer)) throw decodeError('a view whose buffer is not an ArrayBuffer', r);
+  if (!(buffer instanceof ArrayBuffer || (Shared !== undefined && buffer instanceof Shared))) {
+    throw decodeError('a view whose buffer is not an ArrayBuffer', r);
+  }
   if (byteOffset % size !== 0 || byteOffset + length * size > buffer.byteLength) {
     throw decodeError('a view that lies outside its buffer', r);
   }
@@ -552,14 +566,39 @@ function decodeFailure(e, r) {
   return e;
 }
 
+const Shared = globalThis.SharedArrayBuffer;
+
+/**
+ * The side-lane header of the message `reader` is at: `{ count, token }`, or null when the
+ * message has no side-lane values. Does not move the reader.
+ */
+export function peekSide(reader) {
+  const r = reader;
+  if (r.pos >= r.end || r.u8[r.pos] !== T_SIDE_HEADER) return null;
+  if (r.end - r.pos < SIDE_HEADER_BYTES) throw truncated(r);
+  return { count: r.dv.getUint32(r.pos + 4, true), token: r.dv.getUint32(r.pos + 8, true) };
+}
+
+// Steps over the side-lane header, checking that the caller supplied the values.
+function skipSideHeader(r) {
+  const h = peekSide(r);
+  if (h === null) return;
+  if (r.side === null || r.side.length !== h.count) {
+    throw decodeError('the message has ' + h.count + ' side-lane values and ' + (r.side === null ? 'none' : r.side.length) + ' were given', r);
+  }
+  r.pos += SIDE_HEADER_BYTES;
+}
+
 /** Reads one value. Throws DecodeError on malformed input. */
 export function decode(reader) {
   const r = reader;
   try {
+    skipSideHeader(r);
     return readValue(r, 0);
   } catch (e) {
     throw decodeFailure(e, r);
   } finally {
+    r.side = null;
     if (r.nRefs !== 0) clearRefs(r);
   }
 }
@@ -568,6 +607,7 @@ export function decode(reader) {
 export function decodeArgs(reader) {
   const r = reader;
   try {
+    skipSideHeader(r);
     const method = readString(r);
     const args = readValue(r, 0);
     if (!isArray(args)) throw decodeError('arguments are not an array', r);
@@ -586,6 +626,7 @@ export function decodeArgs(reader) {
   } catch (e) {
     throw decodeFailure(e, r);
   } finally {
+    r.side = null;
     if (r.nRefs !== 0) clearRefs(r);
   }
 }

@@ -10,7 +10,7 @@ import {
   arrayBufferByteLength, arrayBufferSlice, bigintValueOf, booleanValueOf, dateGetTime, fnToString,
   getPrototypeOf, getScratch, getterOf, hasOwn, isArray, isErrorFn, isView, mapForEach, mapSize,
   numberValueOf, objToString, objectKeys, propSeg, regexpFlags, regexpSource, setForEach, setSize,
-  stringValueOf, toPublicError, typedArrayTag, withSeg,
+  stringValueOf, toPublicError, typedArrayTag, withSeg, T_SIDE, T_SIDE_HEADER, SIDE_HEADER_BYTES,
 } from './codec-format.js';
 
 // ---------------------------------------------------------------------------------
@@ -37,6 +37,12 @@ export class Writer {
     // The ArrayBuffers (not shared) the last message holds, each once: what a call transfers
     // by default (API contract C.10).
     this.buffers = [];
+    // The side lane (codec-format.js): the values that travel beside the message, the token
+    // its header carries, and which ArrayBuffers move (null: all of them, as a call's default
+    // transfer does); those of at least setSideLaneMinBytes() bytes take the side lane.
+    this.side = [];
+    this.sideToken = 0;
+    this.moves = null;
     this.cbDepth = 0; // depth/index for the Map/Set forEach callbacks
     this.cbIndex = 0;
   }
@@ -515,7 +521,7 @@ function encodeView(w, v) {
     throw new CloneFailure('is a ' + (name || 'DataView') + ' over a buffer larger than 4 GiB and cannot be sent');
   }
   const shared = bufferLength < 0;
-  const offset = shared ? 0 : v.byteOffset;
+  const offset = v.byteOffset;
   if (w.pos + 12 > w.end) growWriter(w, 12);
   const u8 = w.u8;
   let p = w.pos;
@@ -527,24 +533,23 @@ function encodeView(w, v) {
   }
   p = putVarUint(u8, p, offset);
   w.pos = putVarUint(u8, p, kind < 0 ? byteLength : v.length);
-  if (shared) {
-    // The viewed bytes, copied into a buffer of their own; it takes a reference id like any
-    // buffer, so the decoder's ids stay in step.
-    refOrRegister(w, {});
-    writeTagVar(w, T_ARRAYBUFFER, byteLength);
-    padAndReserve(w, 8, byteLength);
-    copyBytesIn(w, buffer, v.byteOffset, byteLength);
-    return;
-  }
   const id = refOrRegister(w, buffer);
   if (id >= 0) {
     writeRef(w, id);
     return;
   }
-  encodeArrayBuffer(w, buffer, bufferLength);
+  // A view of shared memory arrives as a view of the same memory (its buffer takes the side
+  // lane), as structuredClone makes it.
+  if (shared) encodeSide(w, buffer);
+  else encodeArrayBuffer(w, buffer, bufferLength);
 }
 
 function encodeArrayBuffer(w, v, byteLength) {
+  if (byteLength >= sideLaneMinBytes && (w.moves === null || w.moves.has(v))) {
+    // A large buffer that moves: transferring it is faster than copying its bytes.
+    encodeSide(w, v);
+    return;
+  }
   w.buffers.push(v);
   if (byteLength === 0 && isDetached(v)) {
     throw new CloneFailure('is a detached (transferred) ArrayBuffer and cannot be cloned');
@@ -720,7 +725,7 @@ function encodeDOMException(w, v) {
 // ----- everything else: classify by internal slots -----
 
 const SIDE_LANE_TYPES = new Set([
-  'ImageBitmap', 'OffscreenCanvas', 'MessagePort', 'ReadableStream', 'WritableStream',
+  'SharedArrayBuffer', 'Blob', 'File', 'FileList', 'ImageBitmap', 'OffscreenCanvas', 'MessagePort', 'ReadableStream', 'WritableStream',
   'TransformStream', 'VideoFrame', 'AudioData', 'RTCDataChannel', 'MediaSourceHandle',
   'MIDIAccess', 'RTCEncodedAudioFrame', 'RTCEncodedVideoFrame', 'WebTransportSendStream',
   'WebTransportReceiveStream', 'FileSystemHandle', 'FileSystemFileHandle',
@@ -814,7 +819,7 @@ function encodeOther(w, v, d) {
       if (typeof globalThis.DOMException === 'function' && encodeDOMException(w, v)) return;
       break;
     default:
-      refuseOther(v, type);
+      if (refuseOther(w, v, type)) return;
   }
   // brand check failed: an ordinary object with a misleading Symbol.toStringTag
   encodePlain(w, v, d, true);
@@ -828,9 +833,10 @@ function isNativeFunction(f) {
   }
 }
 
-// Throws for platform / exotic objects; returns for ordinary objects that merely carry a
-// custom Symbol.toStringTag (user classes), which are then sent as plain objects.
-function refuseOther(v, type) {
+// Sends platform objects that postMessage can carry by the side lane; throws for other
+// platform / exotic objects; returns for ordinary objects that merely carry a custom
+// Symbol.toStringTag (user classes), which are then sent as plain objects.
+function refuseOther(w, v, type) {
   switch (type) {
     case 'Function':
     case 'AsyncFunction':
@@ -843,17 +849,12 @@ function refuseOther(v, type) {
       throw new CloneFailure('is a ' + type + ' and cannot be sent to a worker (weak references cannot be cloned)');
     case 'Promise':
       throw new CloneFailure('is a Promise and cannot be sent to a worker; await it and send its result');
-    case 'SharedArrayBuffer':
-      throw new CloneFailure('is a SharedArrayBuffer; sharing memory through call arguments is not supported yet in this version (it would be copied, not shared); pass a typed-array view of it to send a copy of its bytes');
-    case 'Blob':
-    case 'File':
-    case 'FileList':
-      throw new CloneFailure('is a ' + type + ' and cannot travel through shared memory yet (not supported yet in this version); read it first (e.g. await blob.arrayBuffer()) and send the bytes');
     default:
       break;
   }
   if (SIDE_LANE_TYPES.has(type)) {
-    throw new CloneFailure('is a ' + type + '; platform objects like this cannot live in shared memory and will be sent by the side lane (not supported yet in this version)');
+    encodeSide(w, v);
+    return true;
   }
   if (NOT_CLONEABLE_OBJECTS.has(type)) {
     throw new CloneFailure('is a ' + type + ' object and cannot be cloned');
@@ -872,6 +873,65 @@ function refuseOther(v, type) {
   }
 }
 
+// ----- the side lane -----
+
+/**
+ * The default size from which an ArrayBuffer that moves takes the side lane (is transferred
+ * by postMessage) rather than being copied through shared memory: measured in `cargo
+ * atelier bench` (the payload group prints both lanes around it).
+ */
+export const SIDE_LANE_MIN_BYTES = 1 << 20;
+
+let sideLaneMinBytes = SIDE_LANE_MIN_BYTES;
+
+/**
+ * Sets the size from which moving ArrayBuffers take the side lane, from the next message on
+ * (Infinity: never; 0: always). For benchmarks; returns the previous size.
+ */
+export function setSideLaneMinBytes(bytes) {
+  if (!(bytes >= 0)) throw new RangeError('setSideLaneMinBytes: bytes must be a number >= 0 (or Infinity)');
+  const old = sideLaneMinBytes;
+  sideLaneMinBytes = bytes;
+  return old;
+}
+
+// `v` (registered by the caller) travels beside the message.
+function encodeSide(w, v) {
+  writeTagVar(w, T_SIDE, w.side.length);
+  w.side.push(v);
+}
+
+// Shifts the message by SIDE_HEADER_BYTES (a multiple of 8, so alignment holds) and writes
+// the header in front.
+function writeSideHeader(w) {
+  const n = SIDE_HEADER_BYTES;
+  if (w.pos + n > w.end) growWriter(w, n);
+  const u8 = w.u8;
+  const start = w.start;
+  u8.copyWithin(start + n, start, w.pos);
+  u8.fill(0, start, start + n);
+  u8[start] = T_SIDE_HEADER;
+  w.dv.setUint32(start + 4, w.side.length, true);
+  w.dv.setUint32(start + 8, w.sideToken >>> 0, true);
+  w.pos += n;
+}
+
+/**
+ * Platform types that postMessage can transfer, and those of them it cannot clone (they must
+ * be transferred to be sent at all).
+ */
+const TRANSFERABLE_TYPES = new Set([
+  'ArrayBuffer', 'ImageBitmap', 'OffscreenCanvas', 'MessagePort', 'ReadableStream',
+  'WritableStream', 'TransformStream', 'VideoFrame', 'AudioData', 'RTCDataChannel',
+  'MediaSourceHandle', 'MediaStreamTrack', 'WebTransportSendStream', 'WebTransportReceiveStream',
+  'MIDIAccess',
+]);
+
+/** True when postMessage can transfer `v` (move it, detaching the sender's). */
+export function isTransferable(v) {
+  return v !== null && typeof v === 'object' && TRANSFERABLE_TYPES.has(objToString.call(v).slice(8, -1));
+}
+
 // ----- public encode API -----
 
 /** Appends one value to the writer's current message. Throws DataCloneError. */
@@ -879,8 +939,10 @@ export function encode(value, writer) {
   const w = writer;
   w.protoState = 0;
   w.buffers.length = 0;
+  w.side.length = 0;
   try {
     encodeValue(w, value, 0);
+    if (w.side.length !== 0) writeSideHeader(w);
   } catch (e) {
     throw toPublicError(e, 'value');
   } finally {
@@ -901,6 +963,7 @@ export function encodeArgs(method, args, writer, key, flags = 0) {
   const w = writer;
   w.protoState = 0;
   w.buffers.length = 0;
+  w.side.length = 0;
   try {
     writeString(w, method);
     refOrRegister(w, args);
@@ -910,6 +973,7 @@ export function encodeArgs(method, args, writer, key, flags = 0) {
       else put1(w, T_UNDEFINED);
       if (flags !== 0) put1(w, T_SMALL_INT + flags);
     }
+    if (w.side.length !== 0) writeSideHeader(w);
   } catch (e) {
     throw toPublicError(e, 'arguments');
   } finally {

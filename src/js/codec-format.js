@@ -7,7 +7,7 @@
 // first, small-int / one-byte-string fast paths, bulk copies for binary data.
 //
 // ===================================================================================
-// BYTE FORMAT  (FORMAT_VERSION = 2)
+// BYTE FORMAT  (FORMAT_VERSION = 3)
 // ===================================================================================
 // A message is a byte range [start, start+len) of a Uint8Array (usually a view of
 // WebAssembly shared memory). `start` is 8-aligned (the caller guarantees it); all
@@ -67,7 +67,10 @@
 //   0x1D       DOMEXCEPTION [ref] STR name, STR message, u8 hasStack, [STR stack]
 //   0x1E       IMAGEDATA [ref] varuint width, varuint height, u8 colorSpace (0 srgb,
 //                              1 display-p3), zero padding to 8, width*height*4 bytes (RGBA)
-//   (0x1F-0x7F unused: a decoder rejects them)
+//   0x1F       SIDE     [ref]  varuint i: the i-th value of the message's side lane (below)
+//   0x20       SIDE_HEADER     (only as a message's first byte) 3 zero bytes, u32 count,
+//                              u32 token, u32 zero: 16 bytes in all
+//   (0x21-0x7F unused: a decoder rejects them)
 //   0x80-0xFF  SMALL_INT       the integer (tag - 0x80), i.e. 0..127, no payload
 //
 // varuint: unsigned LEB128, 1..5 bytes, value <= 0xFFFFFFFF.
@@ -77,6 +80,16 @@
 // occurrence of the same object is written as REF id. Ids are scoped to one top-level
 // encode()/decode() (encodeArgs/decodeArgs count as one value).
 //
+// The side lane: values that cannot live in shared memory (platform objects such as
+// ImageBitmap, MessagePort or streams; Blob and File; SharedArrayBuffer, which must arrive as
+// the same memory) and ArrayBuffers that move (are transferred) and are at least the
+// writer's `sideMin` bytes long travel beside the message, by postMessage. The encoder
+// collects them in `writer.side` (each once, in order of first occurrence) and writes SIDE i
+// where they were; a message with any starts with SIDE_HEADER (16 bytes, so everything after
+// it keeps its alignment), whose token (`writer.sideToken`) ties the message to the
+// postMessage that carries the values. The decoder needs them in `reader.side` before it
+// reads such a message (peekSide() reads the header).
+//
 // Padding bytes are written as zero and ignored by the decoder. Payload alignment lets a
 // decoder build views over the message, but this decoder always makes fresh, private
 // (non-shared) copies.
@@ -84,12 +97,6 @@
 // ===================================================================================
 // DIFFERENCES FROM structuredClone (deliberate)
 // ===================================================================================
-// * Typed arrays over a SharedArrayBuffer are copied: the bytes they view, into a fresh
-//   ArrayBuffer (structuredClone would share the memory, which needs the postMessage side
-//   lane). A bare SharedArrayBuffer is refused (it could only be copied, not shared).
-//   Views of ordinary ArrayBuffers behave as in structuredClone: the whole buffer travels
-//   once, with each view's byteOffset and length, and views of one buffer (and the buffer
-//   itself) arrive sharing one buffer.
 // * Error objects: a name that is not one of the built-in error names is kept (as an
 //   own `name` property on an Error) instead of being reset to "Error"; `cause` and
 //   AggregateError `errors` are kept. As in structuredClone, other own properties of
@@ -109,7 +116,7 @@
 //   `err instanceof DataCloneError` is true (Symbol.hasInstance) and `err.path` holds
 //   the location of the offending value (e.g. "arguments[1].opts.onDone").
 
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** A call flag: the worker keeps the buffers of its result (`with({ transferResult: false })`). */
 export const CALL_KEEP_RESULT_BUFFERS = 1;
@@ -157,7 +164,12 @@ export const T_BIGINT_OBJ = 0x1b;
 export const T_ERROR = 0x1c;
 export const T_DOMEXCEPTION = 0x1d;
 export const T_IMAGEDATA = 0x1e;
+export const T_SIDE = 0x1f;
+export const T_SIDE_HEADER = 0x20;
 export const T_SMALL_INT = 0x80;
+
+/** Bytes of the SIDE_HEADER that starts a message with side-lane values. */
+export const SIDE_HEADER_BYTES = 16;
 
 // Error flags
 export const EF_NAME = 1;

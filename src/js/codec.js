@@ -4,14 +4,15 @@
 // name and arguments (and its result) go through it. It is in three parts:
 //
 //   codec-format.js   the byte format (documented there), tags, shared intrinsics, errors
-//   codec-encode.js   Writer, encode, encodeArgs, detachBuffers
-//   codec-decode.js   Reader, decode, decodeArgs
+//   codec-encode.js   Writer, encode, encodeArgs, detachBuffers, the side-lane threshold
+//   codec-decode.js   Reader, decode, decodeArgs, peekSide
 //
 // This module is the codec's public face: everything else imports from here.
 export {
   FORMAT_VERSION, MAX_DEPTH, CALL_KEEP_RESULT_BUFFERS, DataCloneError, DecodeError,
 } from './codec-format.js';
 export {
-  Writer, encode, encodeArgs, detachBuffers, setArrayPropertyScan,
+  Writer, encode, encodeArgs, detachBuffers, setArrayPropertyScan, isTransferable,
+  SIDE_LANE_MIN_BYTES, setSideLaneMinBytes,
 } from './codec-encode.js';
-export { Reader, decode, decodeArgs } from './codec-decode.js';
+export { Reader, decode, decodeArgs, peekSide } from './codec-decode.js';

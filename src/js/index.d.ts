@@ -51,8 +51,11 @@ export interface CallOptions {
   key?: string;
   signal?: AbortSignal;
   trace?: unknown;
-  /** The buffers the call moves (default: every ArrayBuffer it sends; [] copies). */
-  transfer?: ArrayBuffer[];
+  /**
+   * What the call moves, as postMessage's transfer list (default: every transferable value
+   * it sends; [] copies what can be copied).
+   */
+  transfer?: Transferable[];
   transferResult?: boolean;
 }
 

@@ -1,10 +1,11 @@
 // A task's workers: spawning, the one-time start-up handshake, their lifecycle events, and
 // taking back what a dead worker held.
 //
-// The handshake is the only place postMessage is used (protocol.js): the worker says
-// hello once `createTaskWorker` has run, the pool answers with the shared memory, the
-// task's addresses and the worker's seat, and the worker says ready once it is attached.
-// After that the worker takes calls from the task's queue by itself.
+// postMessage (protocol.js) carries the handshake, the side lane's values and nothing else
+// a call needs: the worker says hello once `createTaskWorker` has run, the pool answers
+// with the shared memory, the task's addresses and the worker's seat, and the worker says
+// ready once it is attached. After that the worker takes calls from the task's queue by
+// itself.
 //
 // Every worker gets a seat (a cell, a completion ring, an arena) from the controller when it
 // is spawned. When a worker dies (crash, failed start, stopWorkers, dispose), the controller
@@ -18,7 +19,7 @@
 // runtime ticks (runtime.js). See docs/crash-recovery.md.
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, protocolType } from './protocol.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
 import { BELL_SEQ, BELL_SLEEPERS } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
@@ -211,8 +212,15 @@ export class WorkerPool {
     worker.addEventListener('message', (event) => {
       const data = event.data;
       const type = protocolType(data);
+      if (type === MSG_SIDE_RESULT) {
+        // A result's values, even from a worker stopped since: its completion may be read.
+        task.runtime.sideResult(data.token, data.values);
+        return;
+      }
       if (type === null || m.worker !== worker) return;
-      if (type === MSG_BELL) {
+      if (type === MSG_SIDE_WANT) {
+        task.runtime.sendSide(task, m, worker, data.token);
+      } else if (type === MSG_BELL) {
         task.runtime.wakePump();
       } else if (type === MSG_HELLO) {
         worker.postMessage({

@@ -9,10 +9,11 @@
 import { bindings, isolated, wasmMemory } from './wasm.js';
 import { Views } from './views.js';
 import * as L from './layout.js';
-import { Writer, Reader, encodeArgs, decode, detachBuffers, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
+import { Writer, Reader, encodeArgs, decode, detachBuffers, peekSide, isTransferable, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
 import { notIsolatedError, TaskDisposedError, QueueDropError } from './errors.js';
 import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
+import { MSG_SIDE } from './protocol.js';
 
 const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
 const OUT_CALL_ID = 0;
@@ -165,6 +166,14 @@ class Runtime {
     this.abortTaskController = new AbortTaskController();
     this.watchdog = new WatchdogTimer(this);
     this.subscriptions = new Set();
+    // The side lane (docs/values.md): values of calls' arguments that travel by postMessage,
+    // held until a worker that took the call asks for them (token -> Call); results' values
+    // that arrived before their completion (token -> { values, at }); completions whose
+    // values have not arrived yet (token -> { call, outcome, bytes, timer }).
+    this.sideSeq = 1;
+    this.sideOut = new Map();
+    this.sideResults = new Map();
+    this.parked = new Map();
     const runtime = this;
     this.api = {
       abortTaskController: this.abortTaskController,
@@ -314,11 +323,16 @@ class Runtime {
       const refusal = this.admitByPolicy(task, method, policy);
       if (refusal !== null) return Promise.reject(refusal);
     }
+    const transfer = opts === null ? undefined : opts.transfer;
     let id;
+    let side = null;
     try {
       if (this.stagingPtr === 0) this.growStaging(256);
       writer.reset(this.views.u8, this.stagingPtr, this.stagingCap);
+      writer.moves = transfer === undefined ? null : opts.moves;
+      writer.sideToken = this.sideSeq;
       encodeArgs(method, args, writer, key, opts !== null && opts.transferResult === false ? CALL_KEEP_RESULT_BUFFERS : 0);
+      if (writer.side.length > 0) side = this.holdSide(writer.side, transfer, method);
       const len = writer.length;
       if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
       id = this.core.submit(task.index, len);
@@ -327,8 +341,7 @@ class Runtime {
     }
     // The call's buffers move, as postMessage's transfer moves them (C.10): by default every
     // ArrayBuffer it holds, or exactly those `with({ transfer })` names. The bytes are in
-    // shared memory already; the sender's buffers are detached.
-    const transfer = opts === null ? undefined : opts.transfer;
+    // shared memory already (or held for the side lane); the sender's buffers are detached.
     if (transfer === undefined) {
       if (writer.buffers.length > 0) detachBuffers(writer.buffers);
     } else if (transfer.length > 0) {
@@ -342,6 +355,10 @@ class Runtime {
       call.reject = reject;
     });
     if (opts !== null) call.opts = opts;
+    if (side !== null) {
+      call.side = side;
+      this.sideOut.set(side.token, call);
+    }
     if (key !== undefined || signal !== undefined || timeoutMs !== undefined) this.watchCall(id, call, key, signal, timeoutMs);
     if (this.fallback) task.pool.ringFallbackBell();
     if (!this.pumping) this.pump();
@@ -419,9 +436,77 @@ class Runtime {
     }
   }
 
+  /**
+   * Takes the values of a call's arguments that travel by postMessage (`values`, the
+   * writer's side lane): those that move (all transferable ones by default, or those
+   * `transfer` names) are transferred now, so the caller's are detached at once, as
+   * postMessage detaches them; the others are cloned. Throws a DataCloneError when postMessage
+   * could not send them (a MessagePort that `transfer` does not name, a locked stream).
+   */
+  holdSide(values, transfer, method) {
+    const moving = transfer === undefined ? values.filter(isTransferable) : values.filter((v) => transfer.includes(v));
+    let held;
+    try {
+      held = structuredClone(values, { transfer: moving });
+    } catch (error) {
+      throw new DOMException(`${method}() cannot send its arguments: ${error && error.message}`, 'DataCloneError');
+    }
+    const token = this.sideSeq;
+    this.sideSeq = (this.sideSeq + 1) >>> 0 || 1;
+    const moves = moving.length === 0 ? [] : held.filter((_, i) => moving.includes(values[i]));
+    return { token, values: held, moves, sentTo: -1 };
+  }
+
+  /**
+   * Worker `member` of `task` took the call whose arguments wait for side-lane values
+   * `token`: posts them (moving what moves), or why it cannot, which fails the call.
+   */
+  sendSide(task, member, worker, token) {
+    const call = this.sideOut.get(token);
+    let error = null;
+    if (call === undefined || call.task !== task) {
+      error = 'the call was settled (cancelled, timed out or failed) before its worker asked for the values it sends by postMessage';
+    } else if (call.side.sentTo !== -1 && call.side.moves.length > 0) {
+      error = `${call.method}() cannot run again: the values its arguments moved by postMessage (${call.side.moves.map(typeName).join(', ')}) went to worker ${call.side.sentTo}, which stopped before it finished the call, and moved values cannot be sent twice; send them with with({ transfer: [] }) (copies) to let a retry have them`;
+    }
+    if (error === null) {
+      try {
+        worker.postMessage({ __atelier: MSG_SIDE, token, values: call.side.values }, call.side.moves);
+        call.side.sentTo = member.index;
+        return;
+      } catch (e) {
+        error = `${call.method}() cannot send its arguments: ${e && e.message}`;
+      }
+    }
+    worker.postMessage({ __atelier: MSG_SIDE, token, values: null, error });
+  }
+
+  /** The side-lane values of a result arrived (before or after its completion). */
+  sideResult(token, values) {
+    const parked = this.parked.get(token);
+    if (parked !== undefined) {
+      this.parked.delete(token);
+      clearTimeout(parked.timer);
+      this.reader.reset(parked.bytes, 0, parked.bytes.length);
+      this.reader.side = values;
+      this.decodeResult(parked.call, parked.outcome);
+      return;
+    }
+    const now = performance.now();
+    this.sideResults.set(token, { values, at: now });
+    // Values whose completion never comes (their worker died between the two) are dropped.
+    if (this.sideResults.size > 16) {
+      for (const [t, r] of this.sideResults) if (now - r.at > SIDE_RESULT_WAIT_MS) this.sideResults.delete(t);
+    }
+  }
+
   /** Call `id` is settled: it leaves the runtime's books. */
   end(id, call) {
     this.calls.delete(id);
+    if (call.side !== null) {
+      this.sideOut.delete(call.side.token);
+      if (call.side.sentTo === -1) closeUnsent(call.side.values);
+    }
     const w = call.watch;
     if (w !== null) {
       call.watch = null;
@@ -479,11 +564,35 @@ class Runtime {
       task.pool.corrupt(out[base + OUT_WORKER], message);
       return;
     }
+    const ptr = out[base + OUT_PTR];
+    const len = out[base + OUT_LEN];
+    const reader = this.reader;
+    try {
+      const u8 = this.views.cover(ptr + len).u8;
+      reader.reset(u8, ptr, len);
+      const side = peekSide(reader);
+      if (side !== null) {
+        const got = this.sideResults.get(side.token);
+        if (got === undefined) {
+          // The worker posted the values before it published the completion; they are on
+          // their way. The result's bytes are kept until they arrive.
+          this.park(call, outcome, u8.slice(ptr, ptr + len), side.token);
+          return;
+        }
+        this.sideResults.delete(side.token);
+        reader.side = got.values;
+      }
+    } catch (error) {
+      call.reject(error);
+      return;
+    }
+    this.decodeResult(call, outcome);
+  }
+
+  /** Decodes the result the reader is at and settles `call` with it. */
+  decodeResult(call, outcome) {
     let value;
     try {
-      const ptr = out[base + OUT_PTR];
-      const len = out[base + OUT_LEN];
-      this.reader.reset(this.views.cover(ptr + len).u8, ptr, len);
       value = decode(this.reader);
     } catch (error) {
       call.reject(error);
@@ -494,6 +603,14 @@ class Runtime {
     } else {
       call.reject(value);
     }
+  }
+
+  park(call, outcome, bytes, token) {
+    const timer = setTimeout(() => {
+      this.parked.delete(token);
+      call.reject(new Error(`${call.method}() finished, but the values its result sends by postMessage did not arrive within ${SIDE_RESULT_WAIT_MS} ms (its worker was stopped at that moment)`));
+    }, SIDE_RESULT_WAIT_MS);
+    this.parked.set(token, { call, outcome, bytes, timer });
   }
 
   /**
@@ -588,6 +705,31 @@ class Call {
     // The with() options it was made with (trace, transfer, transferResult are kept for the
     // observability and transfer work).
     this.opts = null;
+    // Its arguments' side-lane values (holdSide), when it has any.
+    this.side = null;
+  }
+}
+
+/** How long a result's side-lane values may trail its completion (or wait for one). */
+const SIDE_RESULT_WAIT_MS = 10000;
+
+/** Platform objects that hold resources until closed. */
+const CLOSABLE = new Set(['ImageBitmap', 'VideoFrame', 'AudioData', 'MessagePort']);
+
+function typeName(v) {
+  return Object.prototype.toString.call(v).slice(8, -1);
+}
+
+/** Closes what a settled call held for the side lane and never sent. */
+function closeUnsent(values) {
+  for (const v of values) {
+    if (CLOSABLE.has(typeName(v))) {
+      try {
+        v.close();
+      } catch {
+        // already closed
+      }
+    }
   }
 }
 
@@ -748,16 +890,19 @@ function validateCallOptions(options, base) {
   if (transfer !== undefined) {
     if (!Array.isArray(transfer)) throw new TypeError('task.with: transfer must be an array of transferable objects');
     transfer.forEach((t, i) => {
-      const tag = Object.prototype.toString.call(t).slice(8, -1);
-      if (tag === 'ArrayBuffer') return;
+      if (isTransferable(t)) return;
+      const tag = typeName(t);
       if (tag === 'SharedArrayBuffer' || ArrayBuffer.isView(t)) {
         throw new TypeError(`task.with: transfer[${i}] is a ${tag}; list ArrayBuffers (a typed array's .buffer), as postMessage does`);
       }
-      throw new TypeError(`task.with: transfer[${i}] is a ${tag}, which this version cannot transfer (only ArrayBuffers; platform objects need the postMessage side lane, not supported yet)`);
+      throw new TypeError(`task.with: transfer[${i}] is a ${tag}, which cannot be transferred; list what postMessage transfers (ArrayBuffer, ImageBitmap, OffscreenCanvas, MessagePort, streams, VideoFrame, AudioData)`);
     });
   }
   if (transferResult !== undefined && typeof transferResult !== 'boolean') throw new TypeError('task.with: transferResult must be a boolean');
-  return { ...base, ...options };
+  const merged = { ...base, ...options };
+  // The buffers that move, as the encoder asks (codec-encode.js: Writer.moves).
+  merged.moves = merged.transfer === undefined ? null : new Set(merged.transfer);
+  return merged;
 }
 
 class Task {

@@ -16,8 +16,10 @@
 // shared memory (port.js), so it owns no thread stack and takes no lock in that memory, and
 // it can be terminated at any instruction without leaving anything held.
 import * as L from './layout.js';
-import { Writer, Reader, encode, decodeArgs, detachBuffers, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, protocolType } from './protocol.js';
+import { Writer, Reader, encode, decodeArgs, detachBuffers, peekSide, isTransferable, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
+import {
+  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, protocolType,
+} from './protocol.js';
 import { Views } from './views.js';
 import { Port, INFO } from './port.js';
 
@@ -86,6 +88,9 @@ function attach(msg, handlers) {
   return new PullLoop(port, views, handlers, info.workBell, msg.index, spinMs);
 }
 
+/** Writer.moves when a result's buffers stay with the worker. */
+const NOTHING_MOVES = new Set();
+
 /** Aborted calls throw this, as fetch and AbortSignal do. */
 function abortError(code) {
   const why = code === L.CANCEL_TIMED_OUT ? 'The call timed out' : 'The call was aborted';
@@ -123,13 +128,34 @@ class PullLoop {
     // Contexts of running calls whose handler asked for `ctx.signal`: their abort event
     // fires when the page sets the call's cancellation flag.
     this.watched = new Set();
+    // The side lane (protocol.js): calls waiting for their arguments' values, by token, and
+    // the token of this worker's next result with values of its own (random per worker, so
+    // the page can tell workers' tokens apart).
+    this.sideWaits = new Map();
+    this.sideSeq = (Math.random() * 0x100000000) >>> 0;
     // Without Atomics.waitAsync an idle worker sleeps until the page's doorbell message.
     this.waitAsync = typeof Atomics.waitAsync === 'function';
-    if (!this.waitAsync) {
-      self.addEventListener('message', (event) => {
-        if (protocolType(event.data) === MSG_BELL) this.kick();
-      });
-    }
+    self.addEventListener('message', (event) => {
+      const type = protocolType(event.data);
+      if (type === MSG_SIDE) this.sideArrived(event.data);
+      else if (type === MSG_BELL) this.kick();
+    });
+  }
+
+  /** Asks the page for the side-lane values of the call it took. */
+  fetchSide(token) {
+    return new Promise((resolve, reject) => {
+      this.sideWaits.set(token, { resolve, reject });
+      self.postMessage({ __atelier: MSG_SIDE_WANT, token });
+    });
+  }
+
+  sideArrived(data) {
+    const wait = this.sideWaits.get(data.token);
+    if (wait === undefined) return;
+    this.sideWaits.delete(data.token);
+    if (Array.isArray(data.values)) wait.resolve(data.values);
+    else wait.reject(new Error(String(data.error)));
   }
 
   async run() {
@@ -225,24 +251,49 @@ class PullLoop {
     }
   }
 
-  /** Runs the call in `slot`; returns a promise when the handler is async. */
+  /**
+   * Runs the call in `slot`; returns a promise when the handler is async, or when the
+   * call's arguments wait for their side-lane values.
+   */
   runCall(slot) {
     const port = this.port;
     const base = port.slots + slot * L.SLOT_SIZE;
     const u32 = this.views.u32;
     const w = base >>> 2;
-    const callId = u32[w + (L.SLOT_CALL_ID >>> 2)];
-    const attempt = u32[w + (L.SLOT_ATTEMPT >>> 2)];
     const argPtr = u32[w + (L.SLOT_ARG_PTR >>> 2)];
     const argLen = u32[w + (L.SLOT_ARG_LEN >>> 2)];
+    const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
+    let side;
+    try {
+      this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);
+      side = peekSide(this.reader);
+    } catch (error) {
+      this.finish(slot, L.STATUS_THREW, error, undefined, 0);
+      return undefined;
+    }
+    if (side === null) return this.invoke(slot, at, argLen, null);
+    // The slot is this worker's until it completes the call, arguments included.
+    return this.fetchSide(side.token).then(
+      (values) => this.invoke(slot, at, argLen, values),
+      (error) => this.finish(slot, L.STATUS_THREW, error, undefined, 0),
+    );
+  }
+
+  /** Decodes the call's arguments (`side`: their side-lane values) and runs its handler. */
+  invoke(slot, at, argLen, side) {
+    const port = this.port;
+    const w = (port.slots + slot * L.SLOT_SIZE) >>> 2;
+    const u32 = this.views.u32;
+    const callId = u32[w + (L.SLOT_CALL_ID >>> 2)];
+    const attempt = u32[w + (L.SLOT_ATTEMPT >>> 2)];
     const gen = port.gens[slot];
     let method;
     let result;
     let ctx = null;
     let flags = 0;
     try {
-      const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);
+      this.reader.side = side;
       const call = decodeArgs(this.reader);
       method = call.method;
       flags = call.flags;
@@ -284,13 +335,22 @@ class PullLoop {
 
   /** Encodes `value` as the call's result and publishes it. */
   finish(slot, status, value, method, flags) {
+    const writer = this.writer;
+    // The result's buffers move to the page, as postMessage's transfer moves them, unless
+    // the caller asked for with({ transferResult: false }).
+    const keep = status !== L.STATUS_OK || (flags & CALL_KEEP_RESULT_BUFFERS) !== 0;
     try {
+      writer.moves = keep ? NOTHING_MOVES : null;
+      writer.sideToken = this.sideSeq;
       this.encodeResult(value);
-      // The result's buffers move to the page, as postMessage's transfer moves them, unless
-      // the caller asked for with({ transferResult: false }).
-      if (status === L.STATUS_OK && (flags & CALL_KEEP_RESULT_BUFFERS) === 0 && this.writer.buffers.length > 0) {
-        detachBuffers(this.writer.buffers);
+      if (writer.side.length > 0) {
+        // Values that cannot live in shared memory (and large buffers that move) go by
+        // postMessage before the completion is published: the page reads both.
+        const values = writer.side.slice();
+        self.postMessage({ __atelier: MSG_SIDE_RESULT, token: this.sideSeq, values }, keep ? [] : values.filter(isTransferable));
+        this.sideSeq = (this.sideSeq + 1) >>> 0;
       }
+      if (!keep && writer.buffers.length > 0) detachBuffers(writer.buffers);
     } catch (error) {
       // The result (or thrown value) cannot be sent: the call fails with why.
       const what = status === L.STATUS_OK ? 'result' : 'thrown value';
@@ -299,6 +359,8 @@ class PullLoop {
         ? new DOMException(`the ${what} of ${method}() cannot be sent back: ${error.message}`, 'DataCloneError')
         : error;
       this.encodeResult(e);
+      // (An error that holds platform objects is sent without them.)
+      if (writer.side.length > 0) this.encodeResult(new Error(String(e && e.message)));
     }
     const port = this.port;
     const len = this.writer.length;

@@ -66,7 +66,8 @@ createTaskWorker({
   returnFunction() {
     return () => 1;
   },
+  /** Which worker this is, and how many postMessage calls it has made. */
   postCount() {
-    return counts.post;
+    return [me, counts.post];
   },
 });
