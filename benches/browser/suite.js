@@ -12,6 +12,7 @@
 // Ids are `group/bench`; `cargo atelier bench -- WORD` runs those whose id contains WORD.
 
 import { createTaskRuntime } from '/pkg/index.js';
+import { SIDE_LANE_MIN_BYTES, setSideLaneMinBytes } from '/pkg/codec.js';
 import { PostEcho, comlinkPeer, floorPeer, floorLate } from './peers.js';
 import { SIZES } from './harness/targets.js';
 
@@ -111,7 +112,38 @@ function sharedMemoryMiB() {
   return memory ? Math.round(memory.buffer.byteLength / (1 << 20)) : '?';
 }
 
-const BYTES = { '1KiB': 1 << 10, '64KiB': 64 << 10, '1MiB': 1 << 20, '16MiB': 16 << 20 };
+const BYTES = { '1KiB': 1 << 10, '64KiB': 64 << 10, '256KiB': 256 << 10, '1MiB': 1 << 20, '4MiB': 4 << 20, '16MiB': 16 << 20 };
+
+/**
+ * The runtime's echo with the side lane's threshold at `minBytes` on both sides (page and
+ * worker): 0 moves every buffer by postMessage, Infinity copies every one through shared
+ * memory; undefined keeps the default.
+ */
+function atelierEcho(bytes, label, minBytes) {
+  return {
+    label,
+    async make() {
+      const task = await atelierTask(1, 1);
+      if (minBytes !== undefined) await task.sideLane(minBytes);
+      const lane = (fn) => {
+        if (minBytes === undefined) return fn();
+        const old = setSideLaneMinBytes(minBytes);
+        return fn().finally(() => setSideLaneMinBytes(old));
+      };
+      const sent = filled(bytes);
+      let a = await lane(() => task.echo(filled(bytes)));
+      const before = sharedMemoryMiB();
+      checkEcho(a, sent, 'atelier');
+      return {
+        run: (iters) => lane(async () => {
+          for (let i = 0; i < iters; i++) a = await task.echo(a);
+        }),
+        teardown: () => task.dispose(),
+        notes: () => [`the runtime's shared memory: ${before} MiB before the first call, ${sharedMemoryMiB()} MiB after the last`],
+      };
+    },
+  };
+}
 
 function filled(bytes) {
   const a = new Float32Array(bytes / 4);
@@ -134,26 +166,15 @@ function bufferGroup(size) {
     unit: 'time',
     throughput: { bytes },
     reference: 'atelier',
-    note: 'Throughput counts the array once per round trip. postMessage and Comlink clone (structured clone both ways) or transfer (the buffer moves both ways, the sender loses it); atelier copies through shared memory and detaches the sent buffer, as a transfer would (the default; each round trip sends the array the last one returned). sab-roundtrip is the floor of any copying design: the same four copies (and two fresh arrays) as the runtime, with a bare spinning ping-pong and no codec. sab-copy is the page alone copying the array into a SharedArrayBuffer and out into a fresh Float32Array: one copy in and one out, no thread hop (the "bare copy" of the targets).',
+    note: `Throughput counts the array once per round trip. postMessage and Comlink clone (structured clone both ways) or transfer (the buffer moves both ways, the sender loses it). atelier moves the array as a transfer would (the default; each round trip sends the array the last one returned): from ${SIDE_LANE_MIN_BYTES} bytes (the side lane's threshold, docs/values.md) by postMessage beside the call, below it copied through shared memory with the sent buffer detached; atelier-shm and atelier-side force one lane at every size, which is how the threshold is chosen.`
+      + ' sab-roundtrip is the floor of any copying design: the same four copies (and two fresh arrays) as the runtime, with a bare spinning ping-pong and no codec. sab-copy is the page alone copying the array into a SharedArrayBuffer and out into a fresh Float32Array: one copy in and one out, no thread hop (the "bare copy" of the targets).',
     benches: [
       {
         id: 'atelier',
-        label: 'atelier: a = await task.echo(a) (the default: the bytes go through shared memory, the sent buffer is detached)',
-        async make() {
-          const task = await atelierTask(1, 1);
-          const sent = filled(bytes);
-          let a = await task.echo(filled(bytes));
-          const before = sharedMemoryMiB();
-          checkEcho(a, sent, 'atelier');
-          return {
-            async run(iters) {
-              for (let i = 0; i < iters; i++) a = await task.echo(a);
-            },
-            teardown: () => task.dispose(),
-            notes: () => [`the runtime's shared memory: ${before} MiB before the first call, ${sharedMemoryMiB()} MiB after the last`],
-          };
-        },
+        ...atelierEcho(bytes, `atelier: a = await task.echo(a) (the default: ${bytes >= SIDE_LANE_MIN_BYTES ? 'moved by the side lane' : 'copied through shared memory, the sent buffer detached'})`),
       },
+      { id: 'atelier-shm', ...atelierEcho(bytes, 'atelier, every buffer copied through shared memory (side lane off)', Infinity) },
+      { id: 'atelier-side', ...atelierEcho(bytes, 'atelier, every moving buffer by the side lane', 0) },
       {
         id: 'postMessage-clone',
         label: 'raw postMessage, structured clone both ways',
@@ -321,6 +342,7 @@ export function suite(ctx) {
         [`f32/${size}/atelier`, `f32/${size}/postMessage-transfer`],
         [`f32/${size}/atelier`, `f32/${size}/sab-copy`],
         [`f32/${size}/atelier`, `f32/${size}/sab-roundtrip`],
+        [`f32/${size}/atelier-shm`, `f32/${size}/atelier-side`],
       ],
     })),
     {

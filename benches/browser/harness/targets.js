@@ -5,7 +5,7 @@
 import { ratio } from './stats.js';
 import { fmtRatio, fmtTime, fmtCpu } from './format.js';
 
-export const SIZES = ['1KiB', '64KiB', '1MiB', '16MiB'];
+export const SIZES = ['1KiB', '64KiB', '256KiB', '1MiB', '4MiB', '16MiB'];
 
 /**
  * One row per target: {target, goal, measured, value, met}, where `met` is true, false,
