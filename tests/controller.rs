@@ -610,6 +610,9 @@ fn workers_killed_at_random_points_never_lose_a_call_or_a_byte() {
     });
     quarantine.retain(|&s| !ctl.release_seat(task, s).unwrap());
     assert!(quarantine.is_empty());
+    // Idle, the runtime lets go of the argument buffers it keeps for reuse.
+    ctl.release();
+    ctl.trim();
     let after = ctl.occupancy();
     eprintln!("random kills: {rounds} rounds, {ok} calls returned, {failed} failed with their worker; {baseline:?} -> {after:?}");
     assert_eq!((after.slots, after.waiting, after.seats), (0, 0, 2));
@@ -676,4 +679,39 @@ fn drop_oldest_frees_the_oldest_pending_call_never_a_running_one() {
     assert_eq!(ctl.depths(task).unwrap(), (0, 0));
     // The dropped calls' queue entries are stale: the worker finds nothing more.
     assert!(matches!(port.take(), Take::Empty));
+}
+
+#[test]
+fn arguments_just_above_inline_reuse_a_finished_calls_buffer() {
+    let mut ctl = Controller::new();
+    let (task, block) = task(&mut ctl, 1, 1, 8);
+    let seat = ctl.attach(task, 0).unwrap().seat;
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = spawn_echo(block.clone(), seat, stop.clone());
+    let big = vec![7u8; INLINE_BYTES + 8];
+    let mut staging = Vec::new();
+    let mut bytes = Vec::new();
+    for i in 0..20u8 {
+        let mut arg = big.clone();
+        arg[0] = i;
+        let (ptr, _) = ctl.reserve(arg.len() as u32, 0).unwrap();
+        staging.push(ptr as usize);
+        submit(&mut ctl, task, &arg);
+        let done = poll_until_done(&mut ctl, task);
+        assert_eq!(result_of(&done), reversed(arg));
+        bytes.push(ctl.occupancy().bytes);
+    }
+    ctl.release();
+    // Two buffers take turns: the one the last call took, and the spare it gave back.
+    let distinct: std::collections::HashSet<_> = staging[2..].iter().collect();
+    assert!(distinct.len() <= 2, "staging buffers: {staging:?}");
+    assert!(
+        bytes[2..].windows(2).all(|w| w[0] == w[1]),
+        "no allocation per call: {bytes:?}"
+    );
+    let before = ctl.occupancy().bytes;
+    ctl.trim();
+    assert!(ctl.occupancy().bytes < before, "trim lets the spare go");
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
 }

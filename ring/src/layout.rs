@@ -37,7 +37,7 @@ use core::mem::{offset_of, size_of};
 use core::sync::atomic::AtomicU32;
 
 /// Bumped whenever a struct below changes shape.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// Bumped whenever the messages between page and workers (the start-up handshake, the side
 /// lane), the codec's format or the meaning of a shared word changes.
@@ -196,7 +196,10 @@ pub struct Slot {
     pub arg_len: AtomicU32,
     /// Call flags (reserved: transfer options).
     pub flags: AtomicU32,
-    _reserved: [AtomicU32; 9],
+    /// When the worker began this attempt: microseconds since the page's time origin,
+    /// wrapping. For metrics only (`queue.wait_ms`, `task.duration_ms`); never trusted.
+    pub started: AtomicU32,
+    _reserved: [AtomicU32; 8],
     /// The arguments, when they fit.
     pub inline: UnsafeCell<[u8; INLINE_BYTES]>,
 }
@@ -216,6 +219,7 @@ impl Default for Slot {
             arg_ptr: AtomicU32::new(INLINE_PTR),
             arg_len: AtomicU32::new(0),
             flags: AtomicU32::new(0),
+            started: AtomicU32::new(0),
             _reserved: Default::default(),
             inline: UnsafeCell::new([0; INLINE_BYTES]),
         }
@@ -310,7 +314,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 60] {
+pub fn constants() -> [(&'static str, u32); 61] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
@@ -327,6 +331,7 @@ pub fn constants() -> [(&'static str, u32); 60] {
         ("SLOT_ARG_PTR", offset_of!(Slot, arg_ptr) as u32),
         ("SLOT_ARG_LEN", offset_of!(Slot, arg_len) as u32),
         ("SLOT_FLAGS", offset_of!(Slot, flags) as u32),
+        ("SLOT_STARTED", offset_of!(Slot, started) as u32),
         ("RESULT_STATUS", result::STATUS as u32),
         ("RESULT_PTR", result::PTR as u32),
         ("RESULT_LEN", result::LEN as u32),

@@ -89,10 +89,17 @@ pub struct Controller {
     retired: Vec<Option<TaskState>>,
     next_call: u32,
     staging: Option<Metered>,
+    /// A finished call's argument buffer, the next staging buffer when it is large enough:
+    /// calls whose arguments just exceed a slot's inline bytes take the staging buffer each
+    /// time, and would otherwise each allocate (and zero) a fresh one.
+    spare: Option<Metered>,
     /// The completion handed out by the last `poll`, released by the next.
     current: Option<(u32, Current)>,
     meter: Meter,
 }
+
+/// The largest argument buffer kept for reuse.
+const SPARE_MAX: u32 = 1 << 20;
 
 impl Default for Controller {
     fn default() -> Self {
@@ -109,6 +116,7 @@ impl Controller {
             retired: Vec::new(),
             next_call: 1,
             staging: None,
+            spare: None,
             current: None,
             meter: Meter::default(),
         }
@@ -185,6 +193,11 @@ impl Controller {
         Ok(self.task(task)?.running())
     }
 
+    /// Calls of the task put back on its queue after their worker died, so far.
+    pub fn requeued(&self, task: u32) -> Result<u64, NoSuchTask> {
+        Ok(self.task(task)?.requeued)
+    }
+
     /// Completion entries of the task that were ignored as stale or corrupt, and
     /// completions discarded because the page had already settled their call.
     pub fn ignored(&self, task: u32) -> Result<(u64, u64), NoSuchTask> {
@@ -197,6 +210,12 @@ impl Controller {
     /// beyond the shared-memory ceiling.
     pub fn reserve(&mut self, need: u32, keep: u32) -> Option<(*mut u8, u32)> {
         let have = self.staging.as_ref().map_or(0, Metered::capacity);
+        if have < need && self.staging.is_none() {
+            if let Some(spare) = self.spare.take_if(|s| s.capacity() >= need) {
+                self.staging = Some(spare);
+                return self.staging.as_ref().map(|b| (b.as_ptr(), b.capacity()));
+            }
+        }
         if have < need {
             // Small buffers double (a message grows a few bytes at a time while it is
             // encoded); large ones are sized to the request, rounded to 64 KiB.
@@ -271,9 +290,30 @@ impl Controller {
         let Some((task, current)) = self.current.take() else {
             return;
         };
+        let mut spent = None;
         if let Ok(t) = self.task_mut(task) {
             // A corrupt work queue is noticed again on the next submit.
             let _ = t.release(current);
+            spent = t.take_spent();
+        }
+        if let Some(buf) = spent {
+            if buf.capacity() <= SPARE_MAX
+                && self
+                    .spare
+                    .as_ref()
+                    .is_none_or(|s| s.capacity() < buf.capacity())
+            {
+                self.spare = Some(buf);
+            }
+        }
+    }
+
+    /// Drops the buffers kept for reuse (the runtime calls this when it has been idle for a
+    /// moment, so that idle memory is what live calls and workers hold).
+    pub fn trim(&mut self) {
+        self.spare = None;
+        for t in self.tasks.iter_mut().flatten() {
+            t.trim();
         }
     }
 

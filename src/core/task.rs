@@ -109,6 +109,8 @@ pub struct Completion {
     pub len: u32,
     /// The worker index that ran it.
     pub worker: u32,
+    /// When the worker began it ([`Slot::started`](atelier_ring::layout::Slot::started)).
+    pub started: u32,
 }
 
 /// How a call ended.
@@ -216,6 +218,8 @@ pub(crate) struct TaskState {
     pub(crate) ignored: u64,
     /// Completions of calls the page had already settled.
     pub(crate) discarded: u64,
+    /// Calls put back on the queue after their worker died (`task.requeue.total`).
+    pub(crate) requeued: u64,
     pub(crate) footprint: u64,
     /// Calls admitted onto a slot so far (`Record::admitted`).
     admissions: u64,
@@ -223,7 +227,13 @@ pub(crate) struct TaskState {
     pub(crate) recovery: Recovery,
     /// The heartbeat watchdog of the task's seats.
     pub(crate) watchdog: Watchdog,
+    /// Argument buffers of finished calls, for the controller to reuse as its staging buffer
+    /// (at most [`SPENT_KEPT`]; see [`take_spent`](Self::take_spent)).
+    spent: Vec<Metered>,
 }
+
+/// Argument buffers a task keeps for reuse until the controller takes them.
+const SPENT_KEPT: usize = 2;
 
 /// The completion handed out by the last poll: its seat, its slot, and what the worker gets
 /// back once the page has read the result.
@@ -273,12 +283,24 @@ impl TaskState {
             next_seat: 0,
             ignored: 0,
             discarded: 0,
+            requeued: 0,
             footprint,
             admissions: 0,
             recovery: Recovery::default(),
             watchdog: Watchdog::new(block.cells.len(), None),
+            spent: Vec::new(),
             block,
         }
+    }
+
+    /// An argument buffer of a finished call, to be reused.
+    pub(crate) fn take_spent(&mut self) -> Option<Metered> {
+        self.spent.pop()
+    }
+
+    /// Drops the argument buffers kept for reuse.
+    pub(crate) fn trim(&mut self) {
+        self.spent.clear();
     }
 
     /// Calls on slots (pending or running), and calls waiting in the page for a slot.
@@ -652,6 +674,7 @@ impl TaskState {
                 ptr,
                 len,
                 worker,
+                started: slot.started.load(Ordering::Relaxed),
             },
             current,
         ))
@@ -690,7 +713,12 @@ impl TaskState {
         }
         record.busy = false;
         record.settled = false;
-        record.args = None;
+        // No worker reads a free slot's arguments any more: their buffer may be reused.
+        if let Some(Args::Heap(buf, _)) = record.args.take() {
+            if self.spent.len() < SPENT_KEPT {
+                self.spent.push(buf);
+            }
+        }
         // Release: the page's reads of the slot happen-before its reuse is published.
         self.block.slots[index as usize]
             .state
@@ -825,6 +853,7 @@ impl TaskState {
                 let (call_id, attempt) = (record.call_id, record.attempt + 1);
                 if let Some(args) = record.args.take() {
                     self.publish(index, call_id, attempt, args, &[])?;
+                    self.requeued += 1;
                     requeued = true;
                 }
                 continue;

@@ -163,8 +163,24 @@ export interface TaskRuntime {
     listener: (snapshot: RuntimeSnapshot) => void,
     options?: { intervalMs?: number; emitImmediately?: boolean; onlyOnChange?: boolean },
   ): () => void;
+  /** Calls `listener` with every metric event; returns the function that unsubscribes. */
+  subscribeEvents(listener: (event: MetricEvent) => void): () => void;
   /** Disposes every task and frees the runtime's shared memory. */
   dispose(): void;
+}
+
+/** A counter (value 1 per increment), a gauge (its new value) or a histogram sample (ms). */
+export interface MetricEvent {
+  kind: 'counter' | 'gauge' | 'histogram';
+  name:
+    | 'task.dispatch.total' | 'task.success.total' | 'task.failure.total' | 'task.canceled.total'
+    | 'task.rejected.total' | 'task.requeue.total' | 'worker.spawn.total' | 'worker.crash.total'
+    | 'worker.terminate.total' | 'queue.in_flight' | 'queue.pending' | 'queue.waiting'
+    | 'workers.active' | 'queue.wait_ms' | 'task.duration_ms';
+  value: number;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  attrs: { readonly 'task.id': string; readonly 'task.type': TaskType; readonly 'task.name': string };
 }
 
 /** Throws at once when the page is not cross-origin isolated. */

@@ -1,6 +1,6 @@
 // Generated from ring/src/layout.rs by `ATELIER_BLESS=1 cargo test -p atelier-ring layout`.
 // Do not edit: a test fails when this file and the Rust layout disagree.
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 export const PROTOCOL_VERSION = 5;
 export const BEAT_MS = 100;
 export const IDLE_BEAT_MS = 250;
@@ -15,6 +15,7 @@ export const SLOT_CANCEL = 12;
 export const SLOT_ARG_PTR = 16;
 export const SLOT_ARG_LEN = 20;
 export const SLOT_FLAGS = 24;
+export const SLOT_STARTED = 28;
 export const RESULT_STATUS = 0;
 export const RESULT_PTR = 1;
 export const RESULT_LEN = 2;
@@ -60,4 +61,4 @@ export const WORKER_IDLE = 1;
 export const WORKER_BUSY = 2;
 export const WORKER_PARKED = 3;
 export const WORKER_STOPPED = 4;
-export const LAYOUT_FINGERPRINT = 1009053567;
+export const LAYOUT_FINGERPRINT = 3929723344;

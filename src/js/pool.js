@@ -115,6 +115,7 @@ export class WorkerPool {
     if (pause) this.paused = true;
     for (const m of this.members) {
       const had = m.worker !== null;
+      if (had) this.count('worker.terminate.total');
       this.retire(m, true);
       if (!had) {
         m.status = 'stopped';
@@ -127,6 +128,12 @@ export class WorkerPool {
         if (m.status === 'stopping') m.status = 'stopped';
       }, QUARANTINE_MS);
     }
+  }
+
+  /** One more of counter `name` for the task's event listeners. */
+  count(name) {
+    const events = this.task.runtime.events;
+    if (events.observed) events.metric('counter', name, 1, this.task.attrs);
   }
 
   /** Terminates every worker of a task that is going away (its memory is freed whole). */
@@ -154,7 +161,13 @@ export class WorkerPool {
     const core = task.runtime.core;
     const seat = m.seat;
     m.seat = -1;
+    const events = task.runtime.events;
+    const requeuedBefore = events.observed ? core.requeued(task.index) : 0;
     const failed = core.reclaim(task.index, seat, requeue);
+    if (events.observed) {
+      for (let n = core.requeued(task.index) - requeuedBefore; n > 0; n--) this.count('task.requeue.total');
+      task.gauges();
+    }
     const release = () => {
       if (task.disposed || task.runtime.coreFreed) return;
       // False while completions recovered from the seat still wait for the pump.
@@ -199,6 +212,7 @@ export class WorkerPool {
       return;
     }
     this.spawned++;
+    this.count('worker.spawn.total');
     m.worker = worker;
     m.status = 'starting';
     m.timer = setTimeout(() => {
@@ -233,12 +247,14 @@ export class WorkerPool {
           layout: LAYOUT_FINGERPRINT,
           taskName: task.name,
           poolSize: task.config.poolSize,
+          timeOrigin: performance.timeOrigin,
         });
       } else if (type === MSG_READY) {
         clearTimeout(m.timer);
         m.status = 'running';
         core.arm(task.index, seat);
         task.runtime.watchdog.start();
+        task.gauges();
       } else if (type === MSG_FAIL) {
         this.crash(m, 'load', data.error, `worker ${m.index} of task ${task.name} failed to start: ${data.error && data.error.message}`);
       } else if (type === MSG_FAULT) {
@@ -324,6 +340,7 @@ export class WorkerPool {
     const m = this.members.find((x) => x.seat === seat);
     if (m === undefined || m.worker === null) return;
     this.terminated++;
+    this.count('worker.terminate.total');
     this.retire(m, true);
     m.status = 'stopped';
     if (this.started) this.spawn(m);
@@ -341,6 +358,7 @@ export class WorkerPool {
     const core = task.runtime.core;
     const info = { taskId: task.id, workerIndex: m.index, reason, cause };
     this.lastCrash = { ts: Date.now(), error: message, workerIndex: m.index, reason };
+    this.count('worker.crash.total');
     const [halt, a, b] = core.crashed(task.index);
     if (halt === 1) {
       const escalated = a === 1;

@@ -4,7 +4,8 @@
 //
 //   worker -> page  { __atelier: 'atelier:hello' }                    createTaskWorker() ran
 //   page -> worker  { __atelier: 'atelier:init', memory, info,         attach to the task
-//                     seat, index, protocol, layout, taskName, poolSize }
+//                     seat, index, protocol, layout, taskName, poolSize,
+//                     timeOrigin }
 //   worker -> page  { __atelier: 'atelier:ready' }                    attached; pulling calls
 //   worker -> page  { __atelier: 'atelier:fail', error: {name, message} }  could not attach
 //   worker -> page  { __atelier: 'atelier:fault', error: {name, message} } its run loop failed

@@ -14,6 +14,7 @@ import { notIsolatedError, TaskDisposedError, QueueDropError } from './errors.js
 import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
 import { MSG_SIDE } from './protocol.js';
+import { EventStream, reportError, outcomeOf, SUCCESS, CANCELED, REJECTED, FAILURE } from './events.js';
 
 const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
 const OUT_CALL_ID = 0;
@@ -21,6 +22,7 @@ const OUT_OUTCOME = 1;
 const OUT_PTR = 2;
 const OUT_LEN = 3;
 const OUT_WORKER = 4;
+const OUT_STARTED = 6;
 
 let runtimeCount = 0;
 
@@ -49,13 +51,6 @@ const SNAPSHOT_OPTIONS = ['intervalMs', 'emitImmediately', 'onlyOnChange'];
 /** Snapshot fields that are ages, timestamps or beat counts: `onlyOnChange` ignores them. */
 const VOLATILE_FIELDS = new Set(['heartbeatAgeMs', 'ts', 'beats']);
 
-/** Reports an error without throwing it (the page's error event, as an uncaught one would). */
-function reportError(error) {
-  if (typeof globalThis.reportError === 'function') globalThis.reportError(error);
-  else setTimeout(() => {
-    throw error;
-  });
-}
 
 /** The options `createTaskRuntime(config)` knows. */
 const RUNTIME_OPTIONS = ['observability', 'maxSharedMemoryBytes'];
@@ -166,6 +161,7 @@ class Runtime {
     this.abortTaskController = new AbortTaskController();
     this.watchdog = new WatchdogTimer(this);
     this.subscriptions = new Set();
+    this.events = new EventStream();
     // The side lane (docs/values.md): values of calls' arguments that travel by postMessage,
     // held until a worker that took the call asks for them (token -> Call); results' values
     // that arrived before their completion (token -> { values, at }); completions whose
@@ -190,6 +186,10 @@ class Runtime {
        */
       subscribeRuntimeSnapshot(listener, options = {}) {
         return runtime.subscribeSnapshot(listener, options);
+      },
+      /** Metric events (docs/observability.md) to `listener` until the returned function is called. */
+      subscribeEvents(listener) {
+        return runtime.events.subscribe(listener);
       },
       /** Disposes every task and releases the runtime's shared memory. */
       dispose() {
@@ -311,17 +311,16 @@ class Runtime {
     const writer = this.writer;
     const signal = opts === null ? undefined : opts.signal;
     const timeoutMs = task.config.timeoutMs;
-    task.dispatched++;
     if (key !== undefined && this.abortTaskController.isAborted(key)) {
-      return Promise.reject(abortError(`${method}() was not started: its key ${JSON.stringify(key)} is aborted (abortTaskController.clear(key) lets calls with it run again)`, this.abortTaskController.entries.get(key).controller.signal.reason));
+      return task.refuse(CANCELED, abortError(`${method}() was not started: its key ${JSON.stringify(key)} is aborted (abortTaskController.clear(key) lets calls with it run again)`, this.abortTaskController.entries.get(key).controller.signal.reason));
     }
     if (signal !== undefined && signal.aborted) {
-      return Promise.reject(abortError(`${method}() was not started: its signal is aborted`, signal.reason));
+      return task.refuse(CANCELED, abortError(`${method}() was not started: its signal is aborted`, signal.reason));
     }
     const policy = task.config.queuePolicy;
     if (policy !== 'block' && !this.core.room(task.index)) {
       const refusal = this.admitByPolicy(task, method, policy);
-      if (refusal !== null) return Promise.reject(refusal);
+      if (refusal !== null) return task.refuse(REJECTED, refusal);
     }
     const transfer = opts === null ? undefined : opts.transfer;
     let id;
@@ -337,7 +336,7 @@ class Runtime {
       if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
       id = this.core.submit(task.index, len);
     } catch (error) {
-      return Promise.reject(error);
+      return task.refuse(FAILURE, error);
     }
     // The call's buffers move, as postMessage's transfer moves them (C.10): by default every
     // ArrayBuffer it holds, or exactly those `with({ transfer })` names. The bytes are in
@@ -351,9 +350,13 @@ class Runtime {
     const call = new Call(task, method);
     this.calls.set(id, call);
     call.promise = new Promise((resolve, reject) => {
-      call.resolve = resolve;
-      call.reject = reject;
+      call.res = resolve;
+      call.rej = reject;
     });
+    if (this.events.observed) {
+      call.t0 = performance.now();
+      task.gauges();
+    }
     if (opts !== null) call.opts = opts;
     if (side !== null) {
       call.side = side;
@@ -519,6 +522,7 @@ class Runtime {
     }
     const task = call.task;
     if (--task.outstanding === 0) task.quiet();
+    if (this.events.observed) task.gauges();
   }
 
   /** Settles every finished call; returns how many. */
@@ -566,6 +570,7 @@ class Runtime {
     }
     const ptr = out[base + OUT_PTR];
     const len = out[base + OUT_LEN];
+    if (call.t0 !== 0 && this.events.observed) task.timings(call, out[base + OUT_STARTED]);
     const reader = this.reader;
     try {
       const u8 = this.views.cover(ptr + len).u8;
@@ -698,8 +703,6 @@ class Call {
     this.task = task;
     this.method = method;
     this.promise = null;
-    this.resolve = null;
-    this.reject = null;
     // What cancels it (key, signal, timeout), when anything does.
     this.watch = null;
     // The with() options it was made with (trace, transfer, transferResult are kept for the
@@ -707,8 +710,25 @@ class Call {
     this.opts = null;
     // Its arguments' side-lane values (holdSide), when it has any.
     this.side = null;
+    // When it was made (performance.now()), while events are observed; else 0.
+    this.t0 = 0;
+    this.res = null;
+    this.rej = null;
+  }
+
+  resolve(value) {
+    this.task.outcome(SUCCESS);
+    this.res(value);
+  }
+
+  reject(error) {
+    this.task.outcome(outcomeOf(error));
+    this.rej(error);
   }
 }
+
+/** The gauges of a task, in Task.gauged's order. */
+const GAUGES = ['queue.in_flight', 'queue.pending', 'queue.waiting', 'workers.active'];
 
 /** How long a result's side-lane values may trail its completion (or wait for one). */
 const SIDE_RESULT_WAIT_MS = 10000;
@@ -744,6 +764,7 @@ class WatchdogTimer {
     this.runtime = runtime;
     this.timer = 0;
     this.interval = 0;
+    this.quietTicks = 0;
   }
 
   start() {
@@ -768,6 +789,17 @@ class WatchdogTimer {
       watched = true;
       const v = runtime.core.watch(task.index, now, 2 * this.interval);
       for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], v[i + 1] === 1 ? 'hang' : 'exit');
+    }
+    if (runtime.events.observed) {
+      // Workers start calls without the page: the gauges are looked at on each tick too.
+      for (const task of runtime.tasks) if (!task.disposed) task.gauges();
+    }
+    // A runtime without calls for a whole tick lets go of the argument buffers it keeps for
+    // reuse (src/core/controller.rs: Controller::trim).
+    if (runtime.calls.size !== 0) {
+      this.quietTicks = 0;
+    } else if (++this.quietTicks === 2 || !watched) {
+      if (!runtime.coreFreed) runtime.core.trim();
     }
     if (!watched) this.stop();
   }
@@ -916,6 +948,10 @@ class Task {
     this.idleTimer = 0;
     this.outstanding = 0;
     this.dispatched = 0;
+    // The attributes of its metric events, and the gauges' last values (in_flight, pending,
+    // waiting, workers.active).
+    this.attrs = Object.freeze({ 'task.id': this.id, 'task.type': config.type, 'task.name': this.name });
+    this.gauged = [0, 0, 0, 0];
     this.disposed = false;
     this.pool = new WorkerPool(this);
     this.methods = new Map();
@@ -924,33 +960,80 @@ class Task {
   }
 
   call(method, args, opts) {
+    // Every call counts once, whatever becomes of it (C.1), and ends in exactly one outcome.
+    this.dispatched++;
+    if (this.runtime.events.observed) this.runtime.events.metric('counter', 'task.dispatch.total', 1, this.attrs);
     if (this.disposed) {
-      this.dispatched++;
-      return Promise.reject(new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
+      return this.refuse(REJECTED, new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
     }
     if (this.pool.failure) {
-      this.dispatched++;
-      return Promise.reject(this.pool.failure);
+      // A halted task refuses the call with its crash: the call never ran.
+      return this.refuse(REJECTED, this.pool.failure);
     }
     let key = opts === null ? undefined : opts.key;
     if (key === undefined && this.config.keyOf !== undefined) {
       try {
         key = this.config.keyOf(...args);
       } catch (error) {
-        this.dispatched++;
-        return Promise.reject(error);
+        return this.refuse(FAILURE, error);
       }
       if (key === null || key === undefined) {
         key = undefined;
       } else if (typeof key !== 'string') {
-        this.dispatched++;
-        return Promise.reject(new TypeError(`keyOf of task ${this.name} returned a ${typeof key} for ${method}(); it must return a string ('', undefined or null for no key)`));
+        return this.refuse(FAILURE, new TypeError(`keyOf of task ${this.name} returned a ${typeof key} for ${method}(); it must return a string ('', undefined or null for no key)`));
       }
     }
     if (key === '') key = undefined;
     clearTimeout(this.idleTimer);
     this.pool.startLazily();
     return this.runtime.submit(this, method, args, opts, key);
+  }
+
+  /** A call ended with `outcome` (a counter name of C.1). */
+  outcome(outcome) {
+    const events = this.runtime.events;
+    if (events.observed) events.metric('counter', outcome, 1, this.attrs);
+  }
+
+  /** A call that ends before it is made: counted as `outcome`, rejected with `error`. */
+  refuse(outcome, error) {
+    this.outcome(outcome);
+    return Promise.reject(error);
+  }
+
+  /** Emits each gauge of the task whose value changed since it was last emitted. */
+  gauges() {
+    const events = this.runtime.events;
+    if (!events.observed) return;
+    const core = this.runtime.core;
+    const live = !this.disposed;
+    const values = [
+      live ? core.inFlight(this.index) : 0,
+      live ? core.pending(this.index) : 0,
+      live ? core.waiting(this.index) : 0,
+      this.pool.ready(),
+    ];
+    for (let i = 0; i < 4; i++) {
+      if (values[i] !== this.gauged[i]) {
+        this.gauged[i] = values[i];
+        events.metric('gauge', GAUGES[i], values[i], this.attrs);
+      }
+    }
+  }
+
+  /**
+   * A call finished on a worker that began it at `started` (µs since the page's time origin,
+   * wrapping): its time waiting (from the call to the start) and its duration (from the
+   * start to now).
+   */
+  timings(call, started) {
+    const t = performance.now();
+    const ranMs = (((Math.round(t * 1000) >>> 0) - started) >>> 0) / 1000;
+    const total = t - call.t0;
+    const duration = Math.min(ranMs, total);
+    const events = this.runtime.events;
+    events.metric('histogram', 'queue.wait_ms', Math.max(0, total - duration), this.attrs);
+    events.metric('histogram', 'task.duration_ms', duration, this.attrs);
   }
 
   /** Nothing is outstanding any more: with idleTimeoutMs, the workers stop after that long. */

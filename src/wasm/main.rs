@@ -14,6 +14,8 @@ const OUT_OUTCOME: usize = 1;
 const OUT_PTR: usize = 2;
 const OUT_LEN: usize = 3;
 const OUT_WORKER: usize = 4;
+/// When the worker began the call (`Slot::started`).
+const OUT_STARTED: usize = 6;
 /// `reserve`'s capacity.
 const OUT_CAP: usize = 5;
 
@@ -184,6 +186,16 @@ impl RuntimeCore {
         }
     }
 
+    /// Calls of `task` requeued after their worker died, so far.
+    pub fn requeued(&self, task: u32) -> f64 {
+        self.ctl.requeued(task).unwrap_or(0) as f64
+    }
+
+    /// Drops the argument buffers kept for reuse (the page calls it once idle).
+    pub fn trim(&mut self) {
+        self.ctl.trim();
+    }
+
     /// The staging buffer's capacity after the last `reserve`.
     #[wasm_bindgen(js_name = stagingCap)]
     pub fn staging_cap(&self) -> u32 {
@@ -211,6 +223,7 @@ impl RuntimeCore {
                 self.out[OUT_PTR] = c.ptr as u32;
                 self.out[OUT_LEN] = c.len;
                 self.out[OUT_WORKER] = c.worker;
+                self.out[OUT_STARTED] = c.started;
                 true
             }
             Ok(Poll::Empty) | Err(_) => false,

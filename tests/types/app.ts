@@ -28,6 +28,12 @@ export async function main(bytes: Uint8Array): Promise<void> {
   runtime.abortTaskController.abort('a');
   const unsubscribe: () => void = runtime.subscribeRuntimeSnapshot((s) => console.log(s.tasks.length), { onlyOnChange: true });
   unsubscribe();
+  const off = runtime.subscribeEvents((e) => {
+    if (e.kind === 'counter' && e.name === 'task.success.total') console.log(e.attrs['task.name'], e.value + e.ts);
+  });
+  off();
+  // @ts-expect-error: a listener takes the event, not a string
+  runtime.subscribeEvents((e: string) => e);
   for await (const s of parallelLimit([1, 2, 3], 2, (n) => images.label(n), { returnSettled: true })) {
     if (s.status === 'fulfilled') console.log(s.value.toUpperCase(), s.item + 1);
   }

@@ -85,7 +85,9 @@ function attach(msg, handlers) {
   if (typeof Atomics.waitAsync !== 'function') port.postBell = () => self.postMessage({ __atelier: MSG_BELL });
   const cores = (self.navigator && navigator.hardwareConcurrency) || 1;
   const spinMs = cores > (msg.poolSize || 1) ? SPIN_MS : SPIN_MS_NO_SPARE_CORE;
-  return new PullLoop(port, views, handlers, info.workBell, msg.index, spinMs);
+  const loop = new PullLoop(port, views, handlers, info.workBell, msg.index, spinMs);
+  if (typeof msg.timeOrigin === 'number') loop.clockOffset = performance.timeOrigin - msg.timeOrigin;
+  return loop;
 }
 
 /** Writer.moves when a result's buffers stay with the worker. */
@@ -132,6 +134,8 @@ class PullLoop {
     // the token of this worker's next result with values of its own (random per worker, so
     // the page can tell workers' tokens apart).
     this.sideWaits = new Map();
+    // This worker's performance.now() plus this is the page's.
+    this.clockOffset = 0;
     this.sideSeq = (Math.random() * 0x100000000) >>> 0;
     // Without Atomics.waitAsync an idle worker sleeps until the page's doorbell message.
     this.waitAsync = typeof Atomics.waitAsync === 'function';
@@ -263,6 +267,9 @@ class PullLoop {
     const argPtr = u32[w + (L.SLOT_ARG_PTR >>> 2)];
     const argLen = u32[w + (L.SLOT_ARG_LEN >>> 2)];
     const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
+    // When this attempt began, on the page's clock (the page's queue.wait_ms and
+    // task.duration_ms metrics).
+    Atomics.store(u32, w + (L.SLOT_STARTED >>> 2), Math.round((this.clockOffset + performance.now()) * 1000) >>> 0);
     let side;
     try {
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);

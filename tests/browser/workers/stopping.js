@@ -89,6 +89,10 @@ createTaskWorker({
     }, 0);
     return new Promise(() => {});
   },
+  /** Throws `message`: the call fails, the worker lives on. */
+  throwIt(message) {
+    throw new Error(message);
+  },
   /** Returns, then closes the worker: it stops beating with nothing running. */
   closeSoon() {
     setTimeout(() => self.close(), 20);
