@@ -59,6 +59,55 @@ function pipelined(call, window = WINDOW) {
   };
 }
 
+/**
+ * What observability costs: pipelined no-op calls (2 workers, default settings) with the
+ * package built without its hooks (target/pkg-bare), the package as shipped with nobody
+ * listening, with an event listener, and with spans on at sample rate 1.
+ */
+function observabilityGroup(minIters) {
+  const variant = (id, label, load, setup) => ({
+    id,
+    label,
+    async make() {
+      const { createTaskRuntime: create } = await load();
+      const rt = create(setup.config);
+      const off = setup.listen ? rt.subscribeEvents(() => {}) : () => {};
+      const task = rt.defineTask({ type: 'parallel', poolSize: 2, worker: () => new Worker(setup.worker, { type: 'module' }) });
+      await Promise.all(Array.from({ length: 8 }, () => task.noop()));
+      return {
+        run: pipelined(() => task.noop()),
+        minIters,
+        teardown: () => {
+          off();
+          rt.dispose();
+        },
+      };
+    },
+  });
+  const shipped = () => import('/pkg/index.js');
+  const bare = () => import('/target/pkg-bare/index.js');
+  const worker = RUNTIME_WORKER;
+  return {
+    id: 'observability',
+    title: `what observability costs: pipelined no-op throughput, 2 workers, ${WINDOW} calls outstanding`,
+    unit: 'time',
+    throughput: { elements: 1 },
+    reference: 'off',
+    note: 'bare is the package built without its observability hooks (the lines marked // @hook, see serve/src/build.rs); off is the package as shipped with nobody listening (spans off, the default); listener has one subscribeEvents listener that does nothing; spans adds spans at sample rate 1 (a span event and three performance.measure entries per call).',
+    benches: [
+      variant('bare', 'the package without its hooks', bare, { config: {}, worker: new URL('./workers/runtime-worker-bare.js', import.meta.url) }),
+      variant('off', 'as shipped, nobody listening', shipped, { config: {}, worker }),
+      variant('listener', 'one event listener', shipped, { config: {}, worker, listen: true }),
+      variant('spans', "spans on (sampleRate 1) and one listener", shipped, { config: { observability: { spans: { mode: 'on', sampleRate: 1 } } }, worker, listen: true }),
+    ],
+    ratios: [
+      ['observability/off', 'observability/bare'],
+      ['observability/listener', 'observability/off'],
+      ['observability/spans', 'observability/off'],
+    ],
+  };
+}
+
 function noopGroup(id, title, { workers, shape, minIters = 1 }) {
   // The reference is the runtime as users get it: maxInFlight left at its default
   // (poolSize). Pipelined groups also show it tuned to the window, in the same run.
@@ -336,6 +385,7 @@ export function suite(ctx) {
     },
     noopGroup('noop/pipelined-1w', `pipelined no-op throughput, 1 worker, ${WINDOW} calls outstanding`, { workers: 1, shape: pipelined, minIters: pipeMin }),
     noopGroup('noop/pipelined-2w', `pipelined no-op throughput, 2 workers, ${WINDOW} calls outstanding`, { workers: 2, shape: pipelined, minIters: pipeMin }),
+    observabilityGroup(pipeMin),
     ...SIZES.map((size) => ({
       ...bufferGroup(size),
       ratios: [

@@ -7,7 +7,10 @@
 //! 2. `wasm-bindgen --target web` into `<repo>/target/pkg` as `atelier_wasm`;
 //! 3. every `*.js` of `src/js/` and `workers/js/` (not their subfolders) copied flat
 //!    into `target/pkg/`;
-//! 4. a check with wasmparser that `atelier_wasm_bg.wasm` imports a shared memory.
+//! 4. a check with wasmparser that `atelier_wasm_bg.wasm` imports a shared memory;
+//! 5. `target/pkg-bare/`: the same package without its observability hooks (lines marked
+//!    `// @hook`, blocks between `// @hook {` and `// @hook }`), for the benchmark that
+//!    measures what the hooks cost when nobody listens. It is not part of the package.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,6 +48,7 @@ pub fn build(repo: &Repo) -> Result<(), String> {
     bindgen(repo)?;
     copy_js(repo)?;
     write_package_json(repo)?;
+    write_bare_package(repo)?;
     let t = step_start("check: the wasm memory is shared");
     let wasm = bound_wasm(repo);
     let mem = check_shared_memory(&wasm)?;
@@ -274,6 +278,90 @@ pub fn imported_memory(bytes: &[u8]) -> Result<Option<ImportedMemory>, String> {
 }
 
 /// `target/pkg/`, created if missing.
+/// The package without its observability hooks, for the overhead benchmark.
+pub fn bare_dir(repo: &Repo) -> PathBuf {
+    repo.path("target/pkg-bare")
+}
+
+/// Writes [`bare_dir`]: every `.js` of the package with its hooks stripped, and its `.wasm`.
+pub fn write_bare_package(repo: &Repo) -> Result<(), String> {
+    let t = step_start("write target/pkg-bare (the package without its observability hooks)");
+    let pkg = pkg_dir(repo)?;
+    let bare = bare_dir(repo);
+    std::fs::create_dir_all(&bare).map_err(|e| {
+        format!(
+            "cannot create {} ({e}): check the permissions of target/",
+            bare.display()
+        )
+    })?;
+    let entries =
+        std::fs::read_dir(&pkg).map_err(|e| format!("cannot read {} ({e})", pkg.display()))?;
+    let mut stripped = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let to = bare.join(&name);
+        if name.ends_with(".js") {
+            let src = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {} ({e})", path.display()))?;
+            let (out, n) = strip_hooks(&src).map_err(|e| format!("{}: {e}", path.display()))?;
+            stripped += n;
+            std::fs::write(&to, out).map_err(|e| format!("cannot write {} ({e})", to.display()))?;
+        } else if name.ends_with(".wasm") {
+            std::fs::copy(&path, &to)
+                .map_err(|e| format!("cannot copy {} ({e})", path.display()))?;
+        }
+    }
+    step_end(t, &format!("{stripped} hook line(s) left out"));
+    Ok(())
+}
+
+/// `src` without its hook lines: those ending in `// @hook`, and the blocks from a line
+/// `// @hook {` to a line `// @hook }` (both included). Returns the text and how many lines
+/// were left out.
+pub fn strip_hooks(src: &str) -> Result<(String, usize), String> {
+    let mut out = String::with_capacity(src.len());
+    let mut open: Option<usize> = None;
+    let mut left_out = 0;
+    for (i, line) in src.lines().enumerate() {
+        let t = line.trim();
+        if t == "// @hook {" {
+            if let Some(at) = open {
+                return Err(format!(
+                    "line {}: a hook block opens inside the one opened on line {}",
+                    i + 1,
+                    at + 1
+                ));
+            }
+            open = Some(i);
+            left_out += 1;
+            continue;
+        }
+        if t == "// @hook }" {
+            if open.take().is_none() {
+                return Err(format!(
+                    "line {}: a hook block closes that was never opened",
+                    i + 1
+                ));
+            }
+            left_out += 1;
+            continue;
+        }
+        if open.is_some() || t.ends_with("// @hook") {
+            left_out += 1;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    match open {
+        Some(at) => Err(format!("line {}: a hook block is never closed", at + 1)),
+        None => Ok((out, left_out)),
+    }
+}
+
 fn pkg_dir(repo: &Repo) -> Result<PathBuf, String> {
     let pkg = repo.pkg_dir();
     std::fs::create_dir_all(&pkg).map_err(|e| {
@@ -288,6 +376,39 @@ fn pkg_dir(repo: &Repo) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hooks_are_stripped_lines_and_blocks() {
+        let src = "a();\nif (x) emit(); // @hook\n  // @hook {\n  b();\n  // @hook }\nc();\n";
+        let (out, n) = strip_hooks(src).unwrap();
+        assert_eq!(out, "a();\nc();\n");
+        assert_eq!(n, 4);
+        assert!(strip_hooks("// @hook {\nx();\n")
+            .unwrap_err()
+            .contains("never closed"));
+        assert!(strip_hooks("// @hook }\n")
+            .unwrap_err()
+            .contains("never opened"));
+        assert!(strip_hooks("// @hook {\n// @hook {\n")
+            .unwrap_err()
+            .contains("inside"));
+    }
+
+    #[test]
+    fn the_runtime_sources_strip_cleanly() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut total = 0;
+        for file in ["src/js/runtime.js", "workers/js/worker.js"] {
+            let src = std::fs::read_to_string(repo.join(file)).unwrap();
+            let (out, n) = strip_hooks(&src).unwrap();
+            assert!(!out.contains("@hook"), "{file}");
+            total += n;
+        }
+        assert!(
+            total >= 10,
+            "the hot path's hooks are marked ({total} lines)"
+        );
+    }
 
     /// A module whose only content is `(import "env" "memory" (memory 1 16 <shared>))`.
     fn module_with_memory(shared: bool) -> Vec<u8> {

@@ -109,6 +109,8 @@ pub struct Completion {
     pub len: u32,
     /// The worker index that ran it.
     pub worker: u32,
+    /// Which run of the call this was (1 on the first, more after requeues).
+    pub attempt: u32,
     /// When the worker began it ([`Slot::started`](atelier_ring::layout::Slot::started)).
     pub started: u32,
 }
@@ -616,6 +618,7 @@ impl TaskState {
         }
         let worker = seat / SEATS_PER_WORKER;
         let call_id = record.call_id;
+        let attempt = record.attempt;
         let settled = record.settled;
         // Relaxed: published by the ring's Release store of its tail (see above).
         let status = words[result::STATUS].load(Ordering::Relaxed);
@@ -674,6 +677,7 @@ impl TaskState {
                 ptr,
                 len,
                 worker,
+                attempt,
                 started: slot.started.load(Ordering::Relaxed),
             },
             current,

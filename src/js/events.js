@@ -9,6 +9,11 @@
 // `ts` is `performance.timeOrigin + performance.now()` (ms since the epoch, sub-ms
 // precision); `attrs` holds `task.id`, `task.type` and `task.name` (one frozen object per
 // task).
+//
+// The statements on the dispatch path that feed events and spans end in `// @hook` (or sit
+// between `// @hook {` and `// @hook }` lines): `cargo atelier build` also writes the
+// package without them (target/pkg-bare), which the `observability` benchmark measures the
+// shipped package against.
 
 /** Reports an error without throwing it (the page's error event, as an uncaught one would). */
 export function reportError(error) {

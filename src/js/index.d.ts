@@ -50,7 +50,8 @@ export interface TaskConfig<H = Record<string, Handler>> {
 export interface CallOptions {
   key?: string;
   signal?: AbortSignal;
-  trace?: unknown;
+  /** The trace the call's span joins (runtime.createTrace()). */
+  trace?: TraceContext | null;
   /**
    * What the call moves, as postMessage's transfer list (default: every transferable value
    * it sends; [] copies what can be copied).
@@ -163,11 +164,64 @@ export interface TaskRuntime {
     listener: (snapshot: RuntimeSnapshot) => void,
     options?: { intervalMs?: number; emitImmediately?: boolean; onlyOnChange?: boolean },
   ): () => void;
-  /** Calls `listener` with every metric event; returns the function that unsubscribes. */
-  subscribeEvents(listener: (event: MetricEvent) => void): () => void;
+  /** Calls `listener` with every event; returns the function that unsubscribes. */
+  subscribeEvents(listener: (event: AtelierEvent) => void): () => void;
+  /** A trace for calls made with `task.with({ trace })`. */
+  createTrace(name?: string): TraceContext;
+  /** Runs `fn(trace)`; the trace ends 'ok', 'error', or 'canceled' for an AbortError. */
+  runWithTrace<T>(name: string | undefined, fn: (trace: TraceContext) => T | Promise<T>): Promise<T>;
   /** Disposes every task and frees the runtime's shared memory. */
   dispose(): void;
 }
+
+export interface TraceContext {
+  readonly traceId: string;
+  readonly name: string | undefined;
+  /** Whether its calls' spans are sampled (decided when it was created). */
+  readonly sampled: boolean;
+  readonly ended: boolean;
+  end(status?: 'ok' | 'error' | 'canceled', error?: unknown): void;
+}
+
+export type ErrorKind = 'abort' | 'queue' | 'crash' | 'exception';
+
+export interface SpanEvent {
+  kind: 'span';
+  name: 'atelier:span';
+  ts: number;
+  spanId: string;
+  traceId?: string;
+  traceName?: string;
+  /** Empty for a call refused before it was made. */
+  callId: string;
+  taskId: string;
+  taskName?: string;
+  taskType: TaskType;
+  method: string;
+  workerIndex?: number;
+  queueWaitMs?: number;
+  queueWaitLastMs?: number;
+  attemptCount: number;
+  durationMs?: number;
+  status: 'ok' | 'error' | 'canceled';
+  errorKind?: ErrorKind;
+  error?: string;
+}
+
+export interface TraceEvent {
+  kind: 'trace';
+  name: 'atelier:trace';
+  ts: number;
+  traceId: string;
+  traceName?: string;
+  status: 'ok' | 'error' | 'canceled';
+  durationMs: number;
+  spanCount: number;
+  errorKind?: ErrorKind;
+  error?: string;
+}
+
+export type AtelierEvent = MetricEvent | SpanEvent | TraceEvent;
 
 /** A counter (value 1 per increment), a gauge (its new value) or a histogram sample (ms). */
 export interface MetricEvent {

@@ -15,6 +15,7 @@ import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
 import { MSG_SIDE } from './protocol.js';
 import { EventStream, reportError, outcomeOf, SUCCESS, CANCELED, REJECTED, FAILURE } from './events.js';
+import { Tracing, TraceContext, runWithTrace } from './spans.js';
 
 const RESERVED = new Set(['with', 'getState', 'startWorkers', 'stopWorkers', 'dispose']);
 const OUT_CALL_ID = 0;
@@ -23,6 +24,7 @@ const OUT_PTR = 2;
 const OUT_LEN = 3;
 const OUT_WORKER = 4;
 const OUT_STARTED = 6;
+const OUT_ATTEMPT = 7;
 
 let runtimeCount = 0;
 
@@ -99,7 +101,7 @@ export function createTaskRuntime(config = {}) {
   if (!(Number.isSafeInteger(ceiling) && ceiling >= 1 << 20)) {
     throw new RangeError(`createTaskRuntime: maxSharedMemoryBytes must be an integer of at least 1048576 (1 MiB) (got ${String(config.maxSharedMemoryBytes)})`);
   }
-  return new Runtime(ceiling).api;
+  return new Runtime(ceiling, config.observability).api;
 }
 
 const SPAN_MODES = ['auto', 'on', 'off'];
@@ -132,7 +134,7 @@ function checkObservability(o) {
 }
 
 class Runtime {
-  constructor(ceiling) {
+  constructor(ceiling, observability) {
     this.id = ++runtimeCount;
     this.core = new bindings.RuntimeCore();
     this.ceiling = ceiling;
@@ -162,6 +164,7 @@ class Runtime {
     this.watchdog = new WatchdogTimer(this);
     this.subscriptions = new Set();
     this.events = new EventStream();
+    this.tracing = new Tracing(this.events, observability === undefined ? undefined : observability.spans);
     // The side lane (docs/values.md): values of calls' arguments that travel by postMessage,
     // held until a worker that took the call asks for them (token -> Call); results' values
     // that arrived before their completion (token -> { values, at }); completions whose
@@ -190,6 +193,14 @@ class Runtime {
       /** Metric events (docs/observability.md) to `listener` until the returned function is called. */
       subscribeEvents(listener) {
         return runtime.events.subscribe(listener);
+      },
+      /** A trace for calls made with `task.with({ trace })` (docs/observability.md). */
+      createTrace(name) {
+        return runtime.tracing.createTrace(name);
+      },
+      /** Runs `fn(trace)` and ends the trace `ok`, `error`, or `canceled` for an AbortError. */
+      runWithTrace(name, fn) {
+        return runWithTrace(runtime.tracing, name, fn);
       },
       /** Disposes every task and releases the runtime's shared memory. */
       dispose() {
@@ -307,20 +318,20 @@ class Runtime {
    * Encodes and submits one call; returns its promise. `opts` are the `with()` options;
    * `key` the call's cancellation key (undefined: none).
    */
-  submit(task, method, args, opts, key) {
+  submit(task, method, args, opts, key, span) {
     const writer = this.writer;
     const signal = opts === null ? undefined : opts.signal;
     const timeoutMs = task.config.timeoutMs;
     if (key !== undefined && this.abortTaskController.isAborted(key)) {
-      return task.refuse(CANCELED, abortError(`${method}() was not started: its key ${JSON.stringify(key)} is aborted (abortTaskController.clear(key) lets calls with it run again)`, this.abortTaskController.entries.get(key).controller.signal.reason));
+      return task.refuse(span, CANCELED, abortError(`${method}() was not started: its key ${JSON.stringify(key)} is aborted (abortTaskController.clear(key) lets calls with it run again)`, this.abortTaskController.entries.get(key).controller.signal.reason));
     }
     if (signal !== undefined && signal.aborted) {
-      return task.refuse(CANCELED, abortError(`${method}() was not started: its signal is aborted`, signal.reason));
+      return task.refuse(span, CANCELED, abortError(`${method}() was not started: its signal is aborted`, signal.reason));
     }
     const policy = task.config.queuePolicy;
     if (policy !== 'block' && !this.core.room(task.index)) {
       const refusal = this.admitByPolicy(task, method, policy);
-      if (refusal !== null) return task.refuse(REJECTED, refusal);
+      if (refusal !== null) return task.refuse(span, REJECTED, refusal);
     }
     const transfer = opts === null ? undefined : opts.transfer;
     let id;
@@ -336,7 +347,7 @@ class Runtime {
       if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
       id = this.core.submit(task.index, len);
     } catch (error) {
-      return task.refuse(FAILURE, error);
+      return task.refuse(span, FAILURE, error);
     }
     // The call's buffers move, as postMessage's transfer moves them (C.10): by default every
     // ArrayBuffer it holds, or exactly those `with({ transfer })` names. The bytes are in
@@ -347,16 +358,18 @@ class Runtime {
       detachBuffers(transfer);
     }
     task.outstanding++;
-    const call = new Call(task, method);
+    const call = new Call(task, method, id, span);
     this.calls.set(id, call);
     call.promise = new Promise((resolve, reject) => {
       call.res = resolve;
       call.rej = reject;
     });
+    // @hook {
     if (this.events.observed) {
       call.t0 = performance.now();
       task.gauges();
     }
+    // @hook }
     if (opts !== null) call.opts = opts;
     if (side !== null) {
       call.side = side;
@@ -522,7 +535,7 @@ class Runtime {
     }
     const task = call.task;
     if (--task.outstanding === 0) task.quiet();
-    if (this.events.observed) task.gauges();
+    if (this.events.observed) task.gauges(); // @hook
   }
 
   /** Settles every finished call; returns how many. */
@@ -570,7 +583,15 @@ class Runtime {
     }
     const ptr = out[base + OUT_PTR];
     const len = out[base + OUT_LEN];
+    // @hook {
+    if (call.span !== null) {
+      const span = call.span;
+      span.workerIndex = out[base + OUT_WORKER];
+      span.attempt = out[base + OUT_ATTEMPT];
+      span.started = pageTime(out[base + OUT_STARTED]);
+    }
     if (call.t0 !== 0 && this.events.observed) task.timings(call, out[base + OUT_STARTED]);
+    // @hook }
     const reader = this.reader;
     try {
       const u8 = this.views.cover(ptr + len).u8;
@@ -699,9 +720,12 @@ class Runtime {
 }
 
 class Call {
-  constructor(task, method) {
+  constructor(task, method, id, span) {
     this.task = task;
     this.method = method;
+    this.id = id;
+    // Its span when it is sampled (spans.js), else null.
+    this.span = span;
     this.promise = null;
     // What cancels it (key, signal, timeout), when anything does.
     this.watch = null;
@@ -717,14 +741,25 @@ class Call {
   }
 
   resolve(value) {
-    this.task.outcome(SUCCESS);
+    this.task.outcome(SUCCESS); // @hook
+    if (this.span !== null) this.task.runtime.tracing.end(this.span, this.id, undefined, false); // @hook
     this.res(value);
   }
 
   reject(error) {
-    this.task.outcome(outcomeOf(error));
+    this.task.outcome(outcomeOf(error)); // @hook
+    if (this.span !== null) this.task.runtime.tracing.end(this.span, this.id, error, true); // @hook
     this.rej(error);
   }
+}
+
+/**
+ * A worker's start time as written into a slot (µs since the page's time origin, wrapping
+ * every 71 minutes) on the page's performance.now() clock.
+ */
+function pageTime(startedUs) {
+  const t = performance.now();
+  return t - (((Math.round(t * 1000) >>> 0) - startedUs) >>> 0) / 1000;
 }
 
 /** The gauges of a task, in Task.gauged's order. */
@@ -916,7 +951,10 @@ function validateCallOptions(options, base) {
       throw new TypeError(`task.with: unknown option "${name}"; the options are ${CALL_OPTIONS.join(', ')}`);
     }
   }
-  const { key, signal, transfer, transferResult } = options;
+  const { key, signal, trace, transfer, transferResult } = options;
+  if (trace !== undefined && trace !== null && !(trace instanceof TraceContext)) {
+    throw new TypeError('task.with: trace must be a trace from runtime.createTrace() (or null)');
+  }
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`task.with: key must be a string (got ${typeof key})`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('task.with: signal must be an AbortSignal');
   if (transfer !== undefined) {
@@ -961,32 +999,36 @@ class Task {
 
   call(method, args, opts) {
     // Every call counts once, whatever becomes of it (C.1), and ends in exactly one outcome.
+    const runtime = this.runtime;
     this.dispatched++;
-    if (this.runtime.events.observed) this.runtime.events.metric('counter', 'task.dispatch.total', 1, this.attrs);
+    if (runtime.events.observed) runtime.events.metric('counter', 'task.dispatch.total', 1, this.attrs); // @hook
+    let span = null;
+    const trace = opts === null ? undefined : opts.trace; // @hook
+    if (runtime.tracing.on || (trace !== undefined && trace !== null)) span = runtime.tracing.begin(this, method, trace); // @hook
     if (this.disposed) {
-      return this.refuse(REJECTED, new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
+      return this.refuse(span, REJECTED, new TaskDisposedError(`task ${this.name} is disposed: define a new task to make calls`));
     }
     if (this.pool.failure) {
       // A halted task refuses the call with its crash: the call never ran.
-      return this.refuse(REJECTED, this.pool.failure);
+      return this.refuse(span, REJECTED, this.pool.failure);
     }
     let key = opts === null ? undefined : opts.key;
     if (key === undefined && this.config.keyOf !== undefined) {
       try {
         key = this.config.keyOf(...args);
       } catch (error) {
-        return this.refuse(FAILURE, error);
+        return this.refuse(span, FAILURE, error);
       }
       if (key === null || key === undefined) {
         key = undefined;
       } else if (typeof key !== 'string') {
-        return this.refuse(FAILURE, new TypeError(`keyOf of task ${this.name} returned a ${typeof key} for ${method}(); it must return a string ('', undefined or null for no key)`));
+        return this.refuse(span, FAILURE, new TypeError(`keyOf of task ${this.name} returned a ${typeof key} for ${method}(); it must return a string ('', undefined or null for no key)`));
       }
     }
     if (key === '') key = undefined;
     clearTimeout(this.idleTimer);
     this.pool.startLazily();
-    return this.runtime.submit(this, method, args, opts, key);
+    return runtime.submit(this, method, args, opts, key, span);
   }
 
   /** A call ended with `outcome` (a counter name of C.1). */
@@ -995,9 +1037,13 @@ class Task {
     if (events.observed) events.metric('counter', outcome, 1, this.attrs);
   }
 
-  /** A call that ends before it is made: counted as `outcome`, rejected with `error`. */
-  refuse(outcome, error) {
-    this.outcome(outcome);
+  /**
+   * A call that ends before it is made: counted as `outcome`, its span (if sampled) ended,
+   * rejected with `error`.
+   */
+  refuse(span, outcome, error) {
+    this.outcome(outcome); // @hook
+    if (span !== null) this.runtime.tracing.end(span, '', error, true); // @hook
     return Promise.reject(error);
   }
 

@@ -16,6 +16,8 @@ const OUT_LEN: usize = 3;
 const OUT_WORKER: usize = 4;
 /// When the worker began the call (`Slot::started`).
 const OUT_STARTED: usize = 6;
+/// Which run of the call finished (1 on the first).
+const OUT_ATTEMPT: usize = 7;
 /// `reserve`'s capacity.
 const OUT_CAP: usize = 5;
 
@@ -224,6 +226,7 @@ impl RuntimeCore {
                 self.out[OUT_LEN] = c.len;
                 self.out[OUT_WORKER] = c.worker;
                 self.out[OUT_STARTED] = c.started;
+                self.out[OUT_ATTEMPT] = c.attempt;
                 true
             }
             Ok(Poll::Empty) | Err(_) => false,

@@ -30,7 +30,10 @@ export async function main(bytes: Uint8Array): Promise<void> {
   unsubscribe();
   const off = runtime.subscribeEvents((e) => {
     if (e.kind === 'counter' && e.name === 'task.success.total') console.log(e.attrs['task.name'], e.value + e.ts);
+    if (e.kind === 'span' && e.status === 'error') console.log(e.errorKind, e.durationMs);
   });
+  const traced: number = await runtime.runWithTrace('batch', (trace) => images.with({ trace }).label(2).then((s) => s.length));
+  console.log(traced, runtime.createTrace().traceId);
   off();
   // @ts-expect-error: a listener takes the event, not a string
   runtime.subscribeEvents((e: string) => e);

@@ -269,7 +269,7 @@ class PullLoop {
     const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
     // When this attempt began, on the page's clock (the page's queue.wait_ms and
     // task.duration_ms metrics).
-    Atomics.store(u32, w + (L.SLOT_STARTED >>> 2), Math.round((this.clockOffset + performance.now()) * 1000) >>> 0);
+    Atomics.store(u32, w + (L.SLOT_STARTED >>> 2), Math.round((this.clockOffset + performance.now()) * 1000) >>> 0); // @hook
     let side;
     try {
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);

@@ -59,6 +59,18 @@ export function checkTargets(records, { resamples = 2000 } = {}) {
     }
     rows.push(finish(row));
   }
+  {
+    const a = 'observability/off';
+    const b = 'observability/bare';
+    const row = { target: 'observability off: pipelined no-op time, as shipped / built without the hooks', goal: '≤ 1.02×' };
+    if (have(a, b)) {
+      const r = timeRatio(a, b);
+      row.value = r.point;
+      row.measured = `${fmtRatio(r.point)} [${fmtRatio(r.lo)} ${fmtRatio(r.hi)}]`;
+      row.met = r.point <= 1.02;
+    }
+    rows.push(finish(row));
+  }
   for (const size of SIZES) {
     const a = `f32/${size}/atelier`;
     const t = `f32/${size}/postMessage-transfer`;

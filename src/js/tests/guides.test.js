@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (path) => readFileSync(root + path, 'utf8');
-const GUIDES = ['docs/cancellation.md', 'docs/crash-recovery.md', 'docs/queues.md', 'docs/parallel-limit.md', 'docs/values.md'];
+const GUIDES = ['docs/cancellation.md', 'docs/crash-recovery.md', 'docs/queues.md', 'docs/parallel-limit.md', 'docs/values.md', 'docs/observability.md'];
 const RUNNERS = ['tests/browser/guides.html', 'tests/browser/workers/guide.js'];
 
 /** Lines without their indentation, blank lines dropped. */
