@@ -65,28 +65,45 @@ function pipelined(call, window = WINDOW) {
  * listening, with an event listener, and with spans on at sample rate 1.
  */
 function observabilityGroup(minIters) {
-  const variant = (id, label, load, setup) => ({
+  const start = async (load, setup) => {
+    const { createTaskRuntime: create } = await load();
+    const rt = create(setup.config);
+    const off = setup.listen ? rt.subscribeEvents(() => {}) : () => {};
+    const task = rt.defineTask({ type: 'parallel', poolSize: 2, worker: () => new Worker(setup.worker, { type: 'module' }) });
+    await Promise.all(Array.from({ length: 8 }, () => task.noop()));
+    return {
+      run: pipelined(() => task.noop()),
+      stop: () => {
+        off();
+        rt.dispose();
+      },
+    };
+  };
+  const variant = (id, label, load, setup, pairWith) => ({
     id,
     label,
     async make() {
-      const { createTaskRuntime: create } = await load();
-      const rt = create(setup.config);
-      const off = setup.listen ? rt.subscribeEvents(() => {}) : () => {};
-      const task = rt.defineTask({ type: 'parallel', poolSize: 2, worker: () => new Worker(setup.worker, { type: 'module' }) });
-      await Promise.all(Array.from({ length: 8 }, () => task.noop()));
+      const me = await start(load, setup);
+      // Sequential samples of two benchmarks see the machine at different times; `off` is
+      // also timed in rounds alternating with `bare` (the target's measure).
+      const other = pairWith === undefined ? null : await start(pairWith.load, pairWith.setup);
       return {
-        run: pipelined(() => task.noop()),
+        run: me.run,
         minIters,
+        paired: other === null ? undefined : { against: 'observability/bare', calls: 16 * minIters, run: me.run, other: other.run },
         teardown: () => {
-          off();
-          rt.dispose();
+          me.stop();
+          if (other !== null) other.stop();
         },
       };
     },
   });
-  const shipped = () => import('/pkg/index.js');
+  // Both packages are loaded as module graphs of their own (the shipped one under another
+  // path than /pkg/), so that neither inherits the JIT feedback of the groups before.
+  const shipped = () => import('/target/pkg/index.js');
   const bare = () => import('/target/pkg-bare/index.js');
-  const worker = RUNTIME_WORKER;
+  const worker = new URL('./workers/runtime-worker-fresh.js', import.meta.url);
+  const bareSetup = { config: {}, worker: new URL('./workers/runtime-worker-bare.js', import.meta.url) };
   return {
     id: 'observability',
     title: `what observability costs: pipelined no-op throughput, 2 workers, ${WINDOW} calls outstanding`,
@@ -95,8 +112,8 @@ function observabilityGroup(minIters) {
     reference: 'off',
     note: 'bare is the package built without its observability hooks (the lines marked // @hook, see serve/src/build.rs); off is the package as shipped with nobody listening (spans off, the default); listener has one subscribeEvents listener that does nothing; spans adds spans at sample rate 1 (a span event and three performance.measure entries per call).',
     benches: [
-      variant('bare', 'the package without its hooks', bare, { config: {}, worker: new URL('./workers/runtime-worker-bare.js', import.meta.url) }),
-      variant('off', 'as shipped, nobody listening', shipped, { config: {}, worker }),
+      variant('bare', 'the package without its hooks', bare, bareSetup),
+      variant('off', 'as shipped, nobody listening', shipped, { config: {}, worker }, { load: bare, setup: bareSetup }),
       variant('listener', 'one event listener', shipped, { config: {}, worker, listen: true }),
       variant('spans', "spans on (sampleRate 1) and one listener", shipped, { config: { observability: { spans: { mode: 'on', sampleRate: 1 } } }, worker, listen: true }),
     ],

@@ -162,7 +162,14 @@ pub mod status {
     pub const THREW: u32 = 1;
 }
 
-/// `Slot::cancel` values.
+/// [`Slot::flags`] bits.
+pub mod call_flags {
+    /// The page wants to know when the call starts: the worker writes
+    /// [`Slot::started`](super::Slot::started) (set while anyone observes the runtime).
+    pub const TIMED: u32 = 1;
+}
+
+/// Values of [`Slot::cancel`].
 pub mod cancel {
     /// Not cancelled.
     pub const NONE: u32 = 0;
@@ -194,7 +201,7 @@ pub struct Slot {
     pub arg_ptr: AtomicU32,
     /// Length of the encoded arguments.
     pub arg_len: AtomicU32,
-    /// Call flags (reserved: transfer options).
+    /// [`call_flags`] of this attempt.
     pub flags: AtomicU32,
     /// When the worker began this attempt: microseconds since the page's time origin,
     /// wrapping. For metrics only (`queue.wait_ms`, `task.duration_ms`); never trusted.
@@ -314,7 +321,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 61] {
+pub fn constants() -> [(&'static str, u32); 62] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
@@ -350,6 +357,7 @@ pub fn constants() -> [(&'static str, u32); 61] {
         ("ENTRY_SLOT_SHIFT", ENTRY_SLOT_SHIFT),
         ("STATUS_OK", status::OK),
         ("STATUS_THREW", status::THREW),
+        ("CALL_TIMED", call_flags::TIMED),
         ("CANCEL_NONE", cancel::NONE),
         ("CANCEL_ABORTED", cancel::ABORTED),
         ("CANCEL_TIMED_OUT", cancel::TIMED_OUT),

@@ -93,6 +93,8 @@ pub struct Controller {
     /// calls whose arguments just exceed a slot's inline bytes take the staging buffer each
     /// time, and would otherwise each allocate (and zero) a fresh one.
     spare: Option<Metered>,
+    /// See [`set_timed`](Self::set_timed).
+    timed: bool,
     /// The completion handed out by the last `poll`, released by the next.
     current: Option<(u32, Current)>,
     meter: Meter,
@@ -117,6 +119,7 @@ impl Controller {
             next_call: 1,
             staging: None,
             spare: None,
+            timed: false,
             current: None,
             meter: Meter::default(),
         }
@@ -155,7 +158,8 @@ impl Controller {
         if !self.meter.take(footprint) {
             return Err(ShapeError::Memory(footprint));
         }
-        let state = TaskState::new(Arc::new(block), shape.workers, shape.max_in_flight);
+        let mut state = TaskState::new(Arc::new(block), shape.workers, shape.max_in_flight);
+        state.timed = self.timed;
         if index == self.tasks.len() {
             self.tasks.push(Some(state));
         } else {
@@ -191,6 +195,15 @@ impl Controller {
     /// Calls of the task running on workers now.
     pub fn running(&self, task: u32) -> Result<u32, NoSuchTask> {
         Ok(self.task(task)?.running())
+    }
+
+    /// Whether the workers of every task, present and future, write when they start a call
+    /// (someone observes the runtime).
+    pub fn set_timed(&mut self, timed: bool) {
+        self.timed = timed;
+        for t in self.tasks.iter_mut().flatten() {
+            t.timed = timed;
+        }
     }
 
     /// Calls of the task put back on its queue after their worker died, so far.

@@ -222,6 +222,8 @@ pub(crate) struct TaskState {
     pub(crate) discarded: u64,
     /// Calls put back on the queue after their worker died (`task.requeue.total`).
     pub(crate) requeued: u64,
+    /// Whether workers write when they start a call ([`layout::call_flags::TIMED`]).
+    pub(crate) timed: bool,
     pub(crate) footprint: u64,
     /// Calls admitted onto a slot so far (`Record::admitted`).
     admissions: u64,
@@ -286,6 +288,7 @@ impl TaskState {
             ignored: 0,
             discarded: 0,
             requeued: 0,
+            timed: false,
             footprint,
             admissions: 0,
             recovery: Recovery::default(),
@@ -413,7 +416,12 @@ impl TaskState {
         slot.cancel.store(cancel::NONE, Ordering::Relaxed);
         slot.arg_ptr.store(arg_ptr, Ordering::Relaxed);
         slot.arg_len.store(arg_len, Ordering::Relaxed);
-        slot.flags.store(0, Ordering::Relaxed);
+        let flags = if self.timed {
+            layout::call_flags::TIMED
+        } else {
+            0
+        };
+        slot.flags.store(flags, Ordering::Relaxed);
         slot.state
             .store(pack(state::PENDING, 0, gen), Ordering::Release);
         self.push_entry(entry(index, gen))

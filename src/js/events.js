@@ -28,6 +28,14 @@ export class EventStream {
     this.listeners = new Set();
     /** True while anyone listens: the runtime's hot paths test this and nothing else. */
     this.observed = false;
+    /** Called when `observed` changes. */
+    this.onChange = null;
+  }
+
+  set(observed) {
+    if (observed === this.observed) return;
+    this.observed = observed;
+    if (this.onChange !== null) this.onChange();
   }
 
   subscribe(listener) {
@@ -36,13 +44,13 @@ export class EventStream {
     // and each unsubscribe removes one.
     const entry = { listener };
     this.listeners.add(entry);
-    this.observed = true;
+    this.set(true);
     let live = true;
     return () => {
       if (!live) return;
       live = false;
       this.listeners.delete(entry);
-      this.observed = this.listeners.size > 0;
+      this.set(this.listeners.size > 0);
     };
   }
 
@@ -63,7 +71,7 @@ export class EventStream {
 
   clear() {
     this.listeners.clear();
-    this.observed = false;
+    this.set(false);
   }
 }
 

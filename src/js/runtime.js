@@ -164,7 +164,16 @@ class Runtime {
     this.watchdog = new WatchdogTimer(this);
     this.subscriptions = new Set();
     this.events = new EventStream();
+    // Tasks whose gauges are looked at once the current burst of calls made and settled is
+    // over (a microtask), rather than after each call.
+    this.gaugeTasks = new Set();
     this.tracing = new Tracing(this.events, observability === undefined ? undefined : observability.spans);
+    // Workers write when they start a call only while someone observes (call_flags::TIMED).
+    const timed = () => {
+      if (!this.coreFreed) this.core.setTimed(this.events.observed || this.tracing.on);
+    };
+    this.events.onChange = timed;
+    timed();
     // The side lane (docs/values.md): values of calls' arguments that travel by postMessage,
     // held until a worker that took the call asks for them (token -> Call); results' values
     // that arrived before their completion (token -> { values, at }); completions whose
@@ -367,7 +376,7 @@ class Runtime {
     // @hook {
     if (this.events.observed) {
       call.t0 = performance.now();
-      task.gauges();
+      this.gaugesSoon(task);
     }
     // @hook }
     if (opts !== null) call.opts = opts;
@@ -516,6 +525,18 @@ class Runtime {
     }
   }
 
+  /** Emits `task`'s changed gauges at the next microtask checkpoint. */
+  gaugesSoon(task) {
+    if (this.gaugeTasks.size === 0) {
+      queueMicrotask(() => {
+        const tasks = [...this.gaugeTasks];
+        this.gaugeTasks.clear();
+        for (const t of tasks) t.gauges();
+      });
+    }
+    this.gaugeTasks.add(task);
+  }
+
   /** Call `id` is settled: it leaves the runtime's books. */
   end(id, call) {
     this.calls.delete(id);
@@ -535,7 +556,7 @@ class Runtime {
     }
     const task = call.task;
     if (--task.outstanding === 0) task.quiet();
-    if (this.events.observed) task.gauges(); // @hook
+    if (this.events.observed) this.gaugesSoon(task); // @hook
   }
 
   /** Settles every finished call; returns how many. */

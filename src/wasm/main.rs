@@ -188,6 +188,12 @@ impl RuntimeCore {
         }
     }
 
+    /// Whether workers write when they start a call (someone observes the runtime).
+    #[wasm_bindgen(js_name = setTimed)]
+    pub fn set_timed(&mut self, timed: bool) {
+        self.ctl.set_timed(timed);
+    }
+
     /// Calls of `task` requeued after their worker died, so far.
     pub fn requeued(&self, task: u32) -> f64 {
         self.ctl.requeued(task).unwrap_or(0) as f64

@@ -267,9 +267,9 @@ class PullLoop {
     const argPtr = u32[w + (L.SLOT_ARG_PTR >>> 2)];
     const argLen = u32[w + (L.SLOT_ARG_LEN >>> 2)];
     const at = argPtr === L.INLINE_PTR ? base + L.SLOT_INLINE : argPtr;
-    // When this attempt began, on the page's clock (the page's queue.wait_ms and
-    // task.duration_ms metrics).
-    Atomics.store(u32, w + (L.SLOT_STARTED >>> 2), Math.round((this.clockOffset + performance.now()) * 1000) >>> 0); // @hook
+    // When this attempt began, on the page's clock, while the page observes (its
+    // queue.wait_ms and task.duration_ms metrics, its spans).
+    if ((u32[w + (L.SLOT_FLAGS >>> 2)] & L.CALL_TIMED) !== 0) Atomics.store(u32, w + (L.SLOT_STARTED >>> 2), Math.round((this.clockOffset + performance.now()) * 1000) >>> 0); // @hook
     let side;
     try {
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);

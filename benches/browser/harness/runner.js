@@ -18,7 +18,7 @@
 
 import { log, data, test, done } from '/serve/js/harness.js';
 import { parseOptions, baselinePlan, selected, fileStem, USAGE } from './options.js';
-import { summarize, compare, ratio, validSummary, seedOf, mean } from './stats.js';
+import { summarize, compare, ratio, pairedRatio, validSummary, seedOf, mean } from './stats.js';
 import { benchBlock, table, fmtValue, fmtThroughput, fmtCpu, fmtRatio, versus, short } from './format.js';
 import { checkTargets, verdictWord } from './targets.js';
 import { renderReport } from './report.js';
@@ -53,6 +53,31 @@ async function timed(inst, iters) {
   if (r !== undefined) await r;
   return performance.now() - t0;
 }
+
+/**
+ * A paired comparison: `p.run(n)` (this benchmark) and `p.other(n)` (the one it is compared
+ * with, `p.against`) alternate, ABBA, over rounds of `p.calls` iterations, so that both see
+ * the same machine; returns the ratio of their mean times with a bootstrap interval.
+ */
+async function measurePaired(p, o, id) {
+  const rounds = Math.max(4, Math.min(40, o.sampleSize));
+  const mine = [];
+  const theirs = [];
+  await timed({ run: p.run }, p.calls);
+  await timed({ run: p.other }, p.calls);
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      mine.push(await timed({ run: p.run }, p.calls));
+      theirs.push(await timed({ run: p.other }, p.calls));
+    } else {
+      theirs.push(await timed({ run: p.other }, p.calls));
+      mine.push(await timed({ run: p.run }, p.calls));
+    }
+  }
+  const r = pairedRatio(mine, theirs, { resamples: o.resamples, level: o.level, seed: seedOf(id) });
+  return { against: p.against, rounds, calls: p.calls, point: r.point, lo: r.lo, hi: r.hi };
+}
+
 
 /** Warm-up, then the samples; returns {iters, samplesMs, values (ns per iteration), notes}. */
 async function measureTime(id, inst, o) {
@@ -341,8 +366,16 @@ async function runOne({ g, b, id, at, count, o, ctx, records }) {
   await progress(`Benchmarking ${id}: setting up`);
   const inst = await b.make(ctx);
   let m;
+  let paired = null;
   try {
     m = g.unit === 'cpu' ? await measureCpu(id, inst, o, ctx) : await measureTime(id, inst, o);
+    if (inst.paired) {
+      // A paired comparison (see measurePaired): immune to the machine's drift between the
+      // benchmarks of a group, which sequential samples are not.
+      await progress(`Benchmarking ${id}: paired rounds against ${inst.paired.against}`);
+      paired = await measurePaired(inst.paired, o, id);
+      m.notes.push(`paired with ${paired.against}: ${paired.rounds} interleaved rounds of ${paired.calls} iterations each: ${fmtRatio(paired.point)} [${fmtRatio(paired.lo)} ${fmtRatio(paired.hi)}] (time of this one / time of that one)`);
+    }
   } finally {
     if (inst.teardown) await inst.teardown();
   }
@@ -363,6 +396,7 @@ async function runOne({ g, b, id, at, count, o, ctx, records }) {
     stats,
     extra: m.notes,
     warmUp: m.warmUp ?? null,
+    paired,
   };
   const { base, note } = await loadBaseline(ctx, id, g.unit);
   if (base) {

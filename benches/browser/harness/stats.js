@@ -316,3 +316,25 @@ export function validSummary(st) {
   if (!(st.min >= 0)) return `a negative sample (${st.min})`;
   return null;
 }
+
+/**
+ * The geometric mean of the per-round ratios num[i] / den[i] of a paired measurement, with a
+ * percentile bootstrap interval over rounds: the pairing removes what both sides of a round
+ * share (the machine's drift), which a ratio of two independent means keeps.
+ */
+export function pairedRatio(num, den, { resamples = 10000, level = 0.95, seed = 3 } = {}) {
+  if (num.length !== den.length || num.length === 0) throw new RangeError('pairedRatio: num and den must be non-empty and of one length');
+  const logs = Array.from(num, (x, i) => Math.log(x / den[i]));
+  const n = logs.length;
+  const rand = rng(seed);
+  const means = new Float64Array(resamples);
+  for (let k = 0; k < resamples; k++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += logs[Math.floor(rand() * n)];
+    means[k] = s / n;
+  }
+  means.sort();
+  const tail = (1 - level) / 2;
+  const at = (q) => means[Math.min(resamples - 1, Math.max(0, Math.floor(q * resamples)))];
+  return { point: Math.exp(logs.reduce((s, x) => s + x, 0) / n), lo: Math.exp(at(tail)), hi: Math.exp(at(1 - tail)) };
+}

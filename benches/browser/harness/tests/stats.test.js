@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   rng, seedOf, mean, variance, stdDev, median, mad, quantileSorted, sorted, tukey, bootstrap,
-  interval, summarize, compare, ratio, welchT, kde, validSummary, MAD_SCALE,
-} from '../stats.js';
+  interval, summarize, compare, ratio, welchT, kde, validSummary, MAD_SCALE, pairedRatio } from '../stats.js';
 
 const close = (a, b, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≉ ${b}`);
 
@@ -161,4 +160,15 @@ test('the kernel density integrates to about one', () => {
   assert.ok(d.bandwidth > 0);
   // Constant samples still give a finite curve.
   assert.ok(kde([3, 3, 3]).ys.every(Number.isFinite));
+});
+
+test('pairedRatio: drift shared by both sides of a round cancels out', () => {
+  // Each round runs at its own speed (the machine drifts by 3x); the first side is always 5 % slower.
+  const speed = Array.from({ length: 30 }, (_, i) => 1 + 2 * Math.abs(Math.sin(i)));
+  const den = speed.map((s) => 100 * s);
+  const num = den.map((x, i) => x * 1.05 * (1 + (i % 3 - 1) * 0.002));
+  const r = pairedRatio(num, den, { resamples: 2000 });
+  assert.ok(Math.abs(r.point - 1.05) < 0.002, `point ${r.point}`);
+  assert.ok(r.lo <= r.point && r.point <= r.hi && r.hi - r.lo < 0.01, `interval [${r.lo}, ${r.hi}]`);
+  assert.throws(() => pairedRatio([1], [1, 2]), RangeError);
 });
