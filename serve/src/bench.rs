@@ -23,6 +23,7 @@ use crate::report::Report;
 use crate::server::serve;
 use crate::setup::{self, Needs};
 use crate::suite::{print_page_failure, print_report};
+use crate::term::clean;
 
 /// The page `cargo atelier bench` runs when none is named: the whole suite.
 pub const DEFAULT_PAGE: &str = "suite";
@@ -277,7 +278,7 @@ impl BenchIo {
             "progress" => {
                 if self.show_progress {
                     let line = json["line"].as_str().unwrap_or("");
-                    print!("\r\x1b[2K{}", truncate(line, 150));
+                    print!("\r\x1b[2K{}", truncate(&clean(line), 150));
                     let _ = std::io::stdout().flush();
                     self.progress_shown = true;
                 }
@@ -401,7 +402,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// The start of the `--user-data-dir` of the browsers this process launches: the driver
-/// (`chromium.rs`) names profiles `<tmp>/atelier-chromium-<our pid>-<n>-<nanos>`, and this
+/// (`chromium.rs`) names profiles `<tmp>/atelier-chromium-<our pid>-<random>`, and this
 /// process runs one browser at a time, so the prefix finds exactly this run's processes.
 fn profile_prefix() -> String {
     format!(

@@ -4,7 +4,8 @@
 //! 1. `cargo build --release --target wasm32-unknown-unknown -Z build-std=panic_abort,std
 //!    --target-dir <repo>/target/wasm -p atelier` with `RUSTC_BOOTSTRAP=1` on that command
 //!    only (the wasm rustflags come from `.cargo/config.toml`);
-//! 2. `wasm-bindgen --target web` into `<repo>/target/pkg` as `atelier_wasm`;
+//! 2. `wasm-bindgen --target web` into `<repo>/target/pkg` as `atelier_wasm`, with the
+//!    CLI of the version `Cargo.lock` pins (see [`find_wasm_bindgen`]);
 //! 3. every `*.js` of `src/js/` and `workers/js/` (not their subfolders) copied flat
 //!    into `target/pkg/`;
 //! 4. a check with wasmparser that `atelier_wasm_bg.wasm` imports a shared memory;
@@ -17,7 +18,7 @@ use std::process::Command;
 
 use crate::process::{describe, exit_text, run_echo, step_end, step_start};
 use crate::repo::Repo;
-use crate::setup::{wasm_bindgen_path, wasm_bindgen_version, WASM_BINDGEN_VERSION};
+use crate::setup::{find_wasm_bindgen, wasm_bindgen_wanted};
 
 /// The wasm module the bindings are generated from.
 pub fn raw_wasm(repo: &Repo) -> PathBuf {
@@ -123,18 +124,19 @@ fn cargo_build_wasm(repo: &Repo) -> Result<(), String> {
 
 fn bindgen(repo: &Repo) -> Result<(), String> {
     let t = step_start("wasm-bindgen --target web");
-    let want = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
-    match wasm_bindgen_version() {
-        Some(v) if v == want => {}
-        Some(v) => {
-            return Err(format!(
-                "found `{v}` but the runtime pins `{want}`: run `cargo atelier setup` to install the matching CLI"
-            ))
-        }
-        None => return Err("the wasm-bindgen CLI is not installed: run `cargo atelier setup`".into()),
-    }
+    let version = wasm_bindgen_wanted(repo)?;
+    let binary = find_wasm_bindgen(&version).map_err(|others| {
+        let found = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" (found only {})", others.join(", "))
+        };
+        format!(
+            "the wasm-bindgen CLI {version}, which Cargo.lock pins, is not installed{found}: run `cargo atelier setup`"
+        )
+    })?;
     let pkg = pkg_dir(repo)?;
-    let mut cmd = Command::new(wasm_bindgen_path());
+    let mut cmd = Command::new(&binary);
     cmd.args(["--target", "web", "--out-dir"])
         .arg(&pkg)
         .args(["--out-name", "atelier_wasm"])
@@ -143,7 +145,7 @@ fn bindgen(repo: &Repo) -> Result<(), String> {
     let c = run_echo(&mut cmd)?;
     if !c.success {
         return Err(format!(
-            "wasm-bindgen failed ({}): see its message above; a schema mismatch means the crate's wasm-bindgen is not ={WASM_BINDGEN_VERSION}",
+            "wasm-bindgen failed ({}): see its message above; a schema mismatch means the CLI is not the crate's wasm-bindgen {version}",
             exit_text(c.code)
         ));
     }

@@ -1,6 +1,8 @@
 //! The Chromium driver: runs one page in headless Chromium and gathers its reports.
 //!
-//! One fresh browser per page, with a fresh temporary profile. The page's harness
+//! One fresh browser per page, with a fresh temporary profile, in a process group of
+//! its own that is killed as a whole when the page ends (and by a watchdog process if
+//! the driver itself dies), so no browser or profile outlives a run. The page's harness
 //! (`serve/js/harness.js`) POSTs reports to the server; the driver reads them off
 //! the server's channel, and stops the browser when the page reports `done`, or
 //! when a deadline passes:
@@ -12,10 +14,11 @@
 //! - the absolute cap [`PageOptions::cap`], which a `hello` with `timeoutMs` raises.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,33 +26,124 @@ use std::time::{Duration, Instant};
 use crate::process::fmt_duration;
 use crate::report::{Event, Report};
 use crate::server::ServerHandle;
+use tempfile::TempDir;
 
 /// How many browser log lines are kept per page (the newest ones).
 const MAX_LOG_LINES: usize = 5000;
 /// How many console lines are printed when a page fails.
 pub const CONSOLE_TAIL: usize = 40;
 
-/// Where Chromium is: `$CHROMIUM` if set, else `/usr/bin/chromium`, else the first
-/// of `chromium`, `chromium-browser`, `google-chrome` on `PATH`.
-pub fn find_chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHROMIUM") {
-        let p = PathBuf::from(p);
-        return p.is_file().then_some(p);
+/// The environment variables that name the browser, in the order they are read.
+pub const CHROMIUM_VARS: [&str; 3] = ["CHROMIUM", "CHROME", "CHROME_PATH"];
+
+/// Debian's Chromium (what `cargo atelier setup` installs).
+pub const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Browser names looked for on `PATH`.
+const PATH_NAMES: [&str; 5] = [
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+];
+
+/// The environment and file system as [`locate_chromium_with`] sees them, so the search
+/// order can be tested without a browser.
+pub struct Probe<'a> {
+    /// An environment variable.
+    pub var: &'a dyn Fn(&str) -> Option<OsString>,
+    /// Whether a path is a file.
+    pub is_file: &'a dyn Fn(&Path) -> bool,
+    /// The entries of a directory (none if it cannot be read).
+    pub list_dir: &'a dyn Fn(&Path) -> Vec<PathBuf>,
+}
+
+/// Where Chromium is, searched in this order:
+/// 1. `$CHROMIUM`, `$CHROME`, `$CHROME_PATH`: the first one set is used, and must name a
+///    file (an error otherwise, so a typo is not silently replaced by another browser);
+/// 2. Debian's `/usr/bin/chromium`;
+/// 3. `chromium`, `chromium-browser`, `google-chrome`, `google-chrome-stable`, `chrome`
+///    on `PATH`;
+/// 4. Playwright's browsers (`$PLAYWRIGHT_BROWSERS_PATH`, else `~/.cache/ms-playwright`):
+///    `chromium-<revision>/chrome-linux/chrome` (or `chrome-linux64/`), newest revision first.
+///
+/// `Ok(None)` when there is none.
+pub fn locate_chromium_with(p: &Probe<'_>) -> Result<Option<PathBuf>, String> {
+    for var in CHROMIUM_VARS {
+        let Some(value) = (p.var)(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let path = PathBuf::from(value);
+        if (p.is_file)(&path) {
+            return Ok(Some(path));
+        }
+        return Err(format!(
+            "${var} is set to {}, which is not a file: unset it or point it at a Chromium binary",
+            path.display()
+        ));
     }
-    let default = Path::new("/usr/bin/chromium");
-    if default.is_file() {
-        return Some(default.to_path_buf());
+    let debian = Path::new(DEBIAN_CHROMIUM);
+    if (p.is_file)(debian) {
+        return Ok(Some(debian.to_path_buf()));
     }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser", "google-chrome"] {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
+    if let Some(path) = (p.var)("PATH") {
+        for dir in std::env::split_paths(&path) {
+            for name in PATH_NAMES {
+                let candidate = dir.join(name);
+                if (p.is_file)(&candidate) {
+                    return Ok(Some(candidate));
+                }
             }
         }
     }
-    None
+    let cache = (p.var)("PLAYWRIGHT_BROWSERS_PATH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| (p.var)("HOME").map(|h| PathBuf::from(h).join(".cache/ms-playwright")));
+    if let Some(cache) = cache {
+        let mut builds: Vec<(u64, PathBuf)> = (p.list_dir)(&cache)
+            .into_iter()
+            .filter_map(|dir| {
+                let name = dir.file_name()?.to_str()?;
+                let revision = name.strip_prefix("chromium-")?.parse().ok()?;
+                Some((revision, dir))
+            })
+            .collect();
+        builds.sort_by_key(|b| std::cmp::Reverse(b.0));
+        for (_, dir) in builds {
+            for sub in ["chrome-linux/chrome", "chrome-linux64/chrome"] {
+                let candidate = dir.join(sub);
+                if (p.is_file)(&candidate) {
+                    return Ok(Some(candidate));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// [`locate_chromium_with`] on this machine's environment and file system.
+pub fn locate_chromium() -> Result<Option<PathBuf>, String> {
+    let list_dir = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect()
+    };
+    locate_chromium_with(&Probe {
+        var: &|name| std::env::var_os(name),
+        is_file: &|path| path.is_file(),
+        list_dir: &list_dir,
+    })
+}
+
+/// Where Chromium is (see [`locate_chromium_with`]); `None` when there is none, or when
+/// a variable names a missing file (`cargo atelier setup` explains which).
+pub fn find_chromium() -> Option<PathBuf> {
+    locate_chromium().ok().flatten()
 }
 
 /// Deadlines for one page.
@@ -180,21 +274,19 @@ pub fn chromium_args(profile: &Path) -> Vec<String> {
     .collect()
 }
 
-fn fresh_profile_dir() -> Result<PathBuf, String> {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "atelier-chromium-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!("cannot create the browser profile {} ({e}): check that the temp directory is writable (TMPDIR)", dir.display())
-    })?;
-    Ok(dir)
+/// A fresh, empty browser profile, removed when dropped. Named
+/// `<tmp>/atelier-chromium-<our pid>-<random>`: the benchmark driver finds this run's
+/// browser processes by that prefix of their `--user-data-dir`.
+fn fresh_profile_dir() -> Result<TempDir, String> {
+    tempfile::Builder::new()
+        .prefix(&format!("atelier-chromium-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|e| {
+            format!(
+                "cannot create a browser profile in {} ({e}): check that the temp directory is writable (TMPDIR)",
+                std::env::temp_dir().display()
+            )
+        })
 }
 
 fn collect_lines<R: Read + Send + 'static>(from: R, sink: Arc<Mutex<Vec<String>>>) {
@@ -248,23 +340,66 @@ fn kill_pids(pids: &[u32]) {
         .status();
 }
 
-/// A running browser; dropping it kills it and all its helpers (found by their
-/// profile directory) and removes the profile.
+/// Kills every process of the group `pgid` (a browser and the helpers it started).
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// What the watchdog runs: it waits until its standard input ends (the driver closed it,
+/// or the driver died, however it died), then kills the browser's process group (`$1`)
+/// and removes its profile (`$2`).
+/// (`kill -9 -PGID`: dash's `kill` takes neither `--` nor `-s KILL` before a group.)
+const WATCHDOG: &str = r#"read -r _; kill -9 "-$1" 2>/dev/null; sleep 1; rm -rf -- "$2""#;
+
+/// Starts the watchdog of a browser whose process group is `pgid`. It runs in a process
+/// group of its own, so the Ctrl-C that stops the driver does not stop it.
+fn start_watchdog(pgid: u32, profile: &Path) -> Option<Child> {
+    Command::new("sh")
+        .args(["-c", WATCHDOG, "atelier-watchdog", &pgid.to_string()])
+        .arg(profile)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
+}
+
+/// A running browser, started in a process group of its own (its id is the browser's
+/// pid). Dropping it, on every path out of [`run_page`] (a return, a panic), kills the
+/// whole group and every other process that uses its profile, then removes the profile.
+/// If the driver itself dies (killed, Ctrl-C), the watchdog does the same.
 struct Browser {
     child: Child,
-    profile: PathBuf,
+    watchdog: Option<Child>,
+    profile: Option<TempDir>,
 }
 
 impl Browser {
+    fn profile(&self) -> &Path {
+        self.profile.as_ref().map_or(Path::new(""), |p| p.path())
+    }
+
     fn stop(&mut self) {
-        let mut pids = processes_using(&self.profile);
+        // The watchdog first: it would otherwise also act on the group once we let go.
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        // The browser is not reaped yet, so its pid, which names the group, is not reused.
+        kill_group(self.child.id());
+        let mut pids = processes_using(self.profile());
         pids.push(self.child.id());
         kill_pids(&pids);
         let _ = self.child.wait();
         // Helpers die asynchronously; sweep until none is left (killed ones are
         // zombies with an empty command line, so they no longer match).
         for _ in 0..40 {
-            let left = processes_using(&self.profile);
+            let left = processes_using(self.profile());
             if left.is_empty() {
                 break;
             }
@@ -277,10 +412,14 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         self.stop();
-        if std::fs::remove_dir_all(&self.profile).is_err() {
+        let Some(profile) = self.profile.take() else {
+            return;
+        };
+        let path = profile.path().to_path_buf();
+        if profile.close().is_err() {
             // A helper can still be flushing files for a moment after the kill.
             std::thread::sleep(Duration::from_millis(200));
-            let _ = std::fs::remove_dir_all(&self.profile);
+            let _ = std::fs::remove_dir_all(&path);
         }
     }
 }
@@ -317,11 +456,12 @@ pub fn run_page(
     };
     let url = server.url(target);
     let mut cmd = Command::new(chromium);
-    cmd.args(chromium_args(&profile))
+    cmd.args(chromium_args(profile.path()))
         .arg(&url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .process_group(0);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -329,11 +469,15 @@ pub fn run_page(
                 "cannot start {} ({e}): run `cargo atelier setup` to install Chromium, or point $CHROMIUM at a Chromium binary",
                 chromium.display()
             ));
-            let _ = std::fs::remove_dir_all(&profile);
             return run;
         }
     };
-    let mut browser = Browser { child, profile };
+    let watchdog = start_watchdog(child.id(), profile.path());
+    let mut browser = Browser {
+        child,
+        watchdog,
+        profile: Some(profile),
+    };
     let log = Arc::new(Mutex::new(Vec::new()));
     if let Some(out) = browser.child.stdout.take() {
         collect_lines(out, log.clone());
@@ -551,6 +695,172 @@ fn timeout_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    /// Runs the search on a fake machine: `vars`, and `files` (with the folders above them).
+    fn locate(vars: &[(&str, &str)], files: &[&str]) -> Result<Option<PathBuf>, String> {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        let files: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+        let list_dir = |dir: &Path| -> Vec<PathBuf> {
+            let mut children: Vec<PathBuf> = files
+                .iter()
+                .filter_map(|f| {
+                    let rest = f.strip_prefix(dir).ok()?;
+                    Some(dir.join(rest.components().next()?))
+                })
+                .collect();
+            children.sort();
+            children.dedup();
+            children
+        };
+        locate_chromium_with(&Probe {
+            var: &|name| vars.get(name).cloned(),
+            is_file: &|path| files.iter().any(|f| f == path),
+            list_dir: &list_dir,
+        })
+    }
+
+    /// Whether any process is left in the group `pgid` (killed zombies not counted).
+    fn group_alive(pgid: u32) -> bool {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .any(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    // pid (comm) state ppid pgrp ...
+                    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+                    let fields: Vec<&str> = after.split_whitespace().collect();
+                    fields.first() != Some(&"Z")
+                        && fields.get(2) == Some(&pgid.to_string().as_str())
+                })
+            })
+    }
+
+    #[test]
+    fn the_watchdog_cleans_up_when_the_driver_is_gone() {
+        // A stand-in browser: a process group with a helper, and a profile.
+        let profile = fresh_profile_dir().unwrap().keep();
+        std::fs::write(profile.join("Local State"), "{}").unwrap();
+        let mut browser = Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = browser.id();
+        let mut watchdog = start_watchdog(pgid, &profile).expect("sh runs");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(group_alive(pgid));
+        // What the end of the driver does to the watchdog: its standard input closes.
+        drop(watchdog.stdin.take());
+        let _ = browser.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (group_alive(pgid) || profile.exists()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = watchdog.wait();
+        assert!(
+            !group_alive(pgid),
+            "the browser's group outlived the driver"
+        );
+        assert!(!profile.exists(), "the profile outlived the driver");
+    }
+
+    #[test]
+    fn kills_a_whole_process_group() {
+        let mut browser = Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let pgid = browser.id();
+        assert!(group_alive(pgid));
+        kill_group(pgid);
+        let _ = browser.wait();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while group_alive(pgid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!group_alive(pgid), "a helper outlived the group kill");
+    }
+
+    #[test]
+    fn finds_chromium_in_order() {
+        let all = [
+            "/opt/env/chromium",
+            "/opt/chrome/chrome",
+            "/usr/bin/chromium",
+            "/usr/local/bin/google-chrome",
+            "/home/u/.cache/ms-playwright/chromium-1097/chrome-linux/chrome",
+            "/home/u/.cache/ms-playwright/chromium-1200/chrome-linux/chrome",
+            "/home/u/.cache/ms-playwright/chromium-999/chrome-linux/chrome",
+        ];
+        let home = ("HOME", "/home/u");
+        let path = ("PATH", "/usr/local/bin:/bin");
+        let found = |vars: &[(&str, &str)], files: &[&str]| {
+            locate(vars, files)
+                .unwrap()
+                .map(|p| p.display().to_string())
+        };
+        // The variables first, in their order.
+        assert_eq!(
+            found(
+                &[
+                    home,
+                    path,
+                    ("CHROMIUM", "/opt/env/chromium"),
+                    ("CHROME", "/opt/chrome/chrome")
+                ],
+                &all
+            )
+            .as_deref(),
+            Some("/opt/env/chromium")
+        );
+        assert_eq!(
+            found(&[home, path, ("CHROME", "/opt/chrome/chrome")], &all).as_deref(),
+            Some("/opt/chrome/chrome")
+        );
+        assert_eq!(
+            found(&[home, path, ("CHROME_PATH", "/opt/chrome/chrome")], &all).as_deref(),
+            Some("/opt/chrome/chrome")
+        );
+        // Then Debian's, then PATH, then Playwright's newest build.
+        assert_eq!(
+            found(&[home, path], &all).as_deref(),
+            Some("/usr/bin/chromium")
+        );
+        assert_eq!(
+            found(&[home, path], &all[3..]).as_deref(),
+            Some("/usr/local/bin/google-chrome")
+        );
+        assert_eq!(
+            found(&[home, path], &all[4..]).as_deref(),
+            Some("/home/u/.cache/ms-playwright/chromium-1200/chrome-linux/chrome")
+        );
+        let linux64 = "/pw/chromium-1300/chrome-linux64/chrome";
+        assert_eq!(
+            found(
+                &[home, ("PLAYWRIGHT_BROWSERS_PATH", "/pw")],
+                &[all[4], linux64]
+            )
+            .as_deref(),
+            Some(linux64)
+        );
+        assert_eq!(found(&[home, path], &[]), None);
+        // A variable that names nothing is an error, not a silent fallback.
+        let e = locate(&[("CHROME", "/nope/chrome")], &all).unwrap_err();
+        assert!(e.contains("$CHROME") && e.contains("/nope/chrome"), "{e}");
+        // An empty variable counts as unset.
+        assert_eq!(
+            found(&[("CHROMIUM", ""), path], &all).as_deref(),
+            Some("/usr/bin/chromium")
+        );
+    }
 
     #[test]
     fn timeout_message_lists_missing_tests() {

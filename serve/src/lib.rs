@@ -4,6 +4,7 @@
 //!   (COOP/COEP/CORP) on every response and collects reports from test pages.
 //! - [`chromium`]: runs one page in headless Chromium and gathers what it reports.
 //! - [`setup`], [`build`], [`suite`], [`bench`]: the `cargo atelier` subcommands.
+//! - [`term`]: what pages report, made safe to print on a terminal.
 //!
 //! The binary (`src/main.rs`) only parses arguments and calls into these modules.
 
@@ -18,3 +19,4 @@ pub mod resolve;
 pub mod server;
 pub mod setup;
 pub mod suite;
+pub mod term;

@@ -10,6 +10,7 @@ use atelier_serve::repo::Repo;
 use atelier_serve::report::{Event, Report};
 use atelier_serve::server::{serve, ServerHandle};
 use atelier_serve::setup::{self, Needs};
+use atelier_serve::term::clean;
 use atelier_serve::{bench, build, suite};
 
 const HELP: &str = "\
@@ -17,25 +18,31 @@ cargo atelier <command> [options]      (runs atelier-serve from the repository r
 
 Commands:
   setup                 Idempotent machine setup: rust-src (stable), miri + rust-src
-                        (nightly; skipped with a warning if unavailable), Chromium from
-                        apt if missing, wasm-bindgen CLI =0.2.130 if missing, `npm ci` in
-                        benches/ (Comlink) if benches/node_modules is missing or stale.
-  build                 Build the runtime for the browser into target/pkg/ (wasm build
-                        with build-std, wasm-bindgen --target web, JS glue) and check
-                        that the wasm memory is shared.
+                        (nightly, installing the nightly toolchain if missing), Chromium
+                        from apt if none is found, the wasm-bindgen CLI of the version
+                        Cargo.lock pins if missing, `npm ci` in benches/ (Comlink) and
+                        tests/types/ if node_modules is missing or stale.
+  build                 setup (rust-src, wasm-bindgen CLI), then build the runtime for
+                        the browser into target/pkg/ (wasm build with build-std,
+                        wasm-bindgen --target web, JS glue) and check that the wasm
+                        memory is shared.
   serve [--port N] [--host H]
                         Serve the repository with COOP/COEP/CORP headers (default
                         127.0.0.1:8787; --port 0 picks a free port). /pkg/ is target/pkg/.
                         Reports from pages opened by hand are printed here.
   demo [--port N] [--host H]
                         setup, build, then serve and print the demo URL.
-  test [FILTER]         setup, then every stage: native, loom, miri, js, build, browser
+  test [FILTER] [--NAME VALUE...]
+                        setup, then every stage: native, loom, miri, js, build, browser
                         (tests/browser/*.html but demo.html, and serve/tests/pages/*.html;
                         *.noniso.html pages load through /__noniso/, not isolated), bench
                         (the benchmark suite in smoke mode: each benchmark that yields
                         valid statistics is a passed test; timings are never asserted).
                         A failing stage does not stop the others. Ends with the line
                         `N passed, M failed` and exits non-zero if anything failed.
+                        --NAME VALUE pairs (also --NAME=VALUE) become the pages' query
+                        string, added to $ATELIER_PAGE_QUERY: the long stress runs, e.g.
+                        `test chaos --calls 100000 --seed 7`, `test kill --kills 10000`.
   bench [PAGE] [-- ARGS]
                         setup, build, then run benches/browser/PAGE.html (default
                         suite.html: the whole suite; dispatch.html: floor and no-op calls)
@@ -66,7 +73,8 @@ FILTER for `test`:
 
 Environment:
   ATELIER_SKIP=miri,loom   skip these stages of `test` (also: bench).
-  CHROMIUM=/path/to/chrome use this browser instead of /usr/bin/chromium.
+  CHROMIUM=/path/to/chrome use this browser (also read: CHROME, CHROME_PATH) instead of
+                           /usr/bin/chromium, PATH or Playwright's cache.
   ATELIER_CHROMIUM_ARGS    extra Chromium flags (whitespace-separated) for the driver.
 ";
 
@@ -137,13 +145,15 @@ fn print_events_forever(server: &ServerHandle) -> Result<bool, String> {
                 let page = suite::short_name(r.page()).to_string();
                 match &r {
                     Report::Done { passed, failed, .. } => {
-                        println!("  {page}: done, passed {passed}, failed {failed}")
+                        println!("  {}: done, passed {passed}, failed {failed}", clean(&page))
                     }
-                    Report::Data { name, .. } => println!("  {page}: data report {name:?}"),
+                    Report::Data { name, .. } => {
+                        println!("  {}: data report \"{}\"", clean(&page), clean(name))
+                    }
                     _ => suite::print_report(&page, &r),
                 }
             }
-            Ok(Event::NotFound { path }) => println!("  404 {path}"),
+            Ok(Event::NotFound { path }) => println!("  404 {}", clean(&path)),
             Ok(Event::PageServed { .. }) => {}
             Err(_) => return Err("the server stopped unexpectedly: restart it".into()),
         }
@@ -198,6 +208,14 @@ fn run(args: &[String]) -> Result<bool, String> {
             }
             let repo = Repo::locate()?;
             let t = Instant::now();
+            let out = setup::setup(Needs {
+                rust_src: true,
+                wasm_bindgen: true,
+                ..Needs::NONE
+            });
+            if let Some(e) = out.errors.first() {
+                return Err(e.clone());
+            }
             build::build(&repo)?;
             println!(
                 "build done ({}): the package is in {}",
@@ -242,14 +260,13 @@ fn run(args: &[String]) -> Result<bool, String> {
             print_events_forever(&server)
         }
         "test" => {
-            if rest.len() > 1 {
-                return Err(format!(
-                    "test takes one FILTER at most (got {}): join stages with commas, e.g. native,browser",
-                    rest.join(" ")
-                ));
-            }
+            let (filter, page_args) = match rest.first() {
+                Some(f) if !f.starts_with("--") => (Some(f.as_str()), &rest[1..]),
+                _ => (None, rest),
+            };
+            let query = suite::page_query(page_args)?;
             let repo = Repo::locate()?;
-            Ok(suite::run(&repo, rest.first().map(String::as_str)))
+            Ok(suite::run(&repo, filter, &query))
         }
         "bench" => {
             let (page, bench_args) = match rest.iter().position(|a| a == "--") {

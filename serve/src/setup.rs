@@ -2,8 +2,11 @@
 //!
 //! - `rust-src` for the stable toolchain (the wasm build's `-Z build-std` needs it),
 //! - `miri` and `rust-src` for the floating `nightly` toolchain (the miri stage),
-//! - Chromium from Debian's packages when none is found,
-//! - the `wasm-bindgen` CLI at exactly [`WASM_BINDGEN_VERSION`],
+//!   installing that toolchain (minimal profile) when it is missing,
+//! - Chromium from Debian's packages when none is found (see
+//!   [`locate_chromium_with`](crate::chromium::locate_chromium_with) for where it looks),
+//! - the `wasm-bindgen` CLI at exactly the version `Cargo.lock` pins for the
+//!   `wasm-bindgen` crate (a CLI of another version cannot bind the module),
 //! - the types check's npm packages (`npm ci` in `tests/types/`, for TypeScript),
 //! - the benchmarks' npm packages (`npm ci` in `benches/`, for Comlink) when
 //!   `benches/node_modules` is missing or older than `benches/package-lock.json`.
@@ -15,12 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::chromium::find_chromium;
+use crate::chromium::locate_chromium;
 use crate::process::{describe, exit_text, run_echo, run_quiet, step_end, step_start, tail};
 use crate::repo::Repo;
 
-/// The wasm-bindgen CLI version the runtime's `wasm-bindgen` dependency is pinned to.
-pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The one command that makes the miri stage work, for error messages.
+pub const MIRI_INSTALL: &str =
+    "rustup toolchain install nightly --profile minimal --component miri,rust-src";
 
 /// Which parts of the setup a command needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +69,7 @@ impl Needs {
 pub struct Outcome {
     /// Steps that failed, each with cause and fix.
     pub errors: Vec<String>,
-    /// Whether `cargo +nightly miri` is usable.
+    /// Whether `cargo +nightly miri` is usable (a failure is in `errors` too).
     pub miri_ok: bool,
     /// Whether the benchmarks' npm packages are installed.
     pub npm_ok: bool,
@@ -82,7 +86,7 @@ pub fn setup(needs: Needs) -> Outcome {
     if needs.miri {
         match miri() {
             Ok(()) => out.miri_ok = true,
-            Err(e) => println!("warning: {e}"),
+            Err(e) => out.errors.push(e),
         }
     }
     if needs.chromium {
@@ -141,20 +145,56 @@ fn rust_src() -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `rustup toolchain list` names the floating `channel` (`nightly`), not only
+/// dated ones (`nightly-2026-05-20-...`).
+pub fn has_toolchain(list: &str, channel: &str) -> bool {
+    list.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .any(|name| {
+            name == channel
+                || name.strip_prefix(channel).is_some_and(|rest| {
+                    rest.starts_with('-') && !rest[1..].starts_with(|c: char| c.is_ascii_digit())
+                })
+        })
+}
+
+/// `miri` and `rust-src` for nightly: added to an installed nightly (which is not
+/// updated), or the nightly toolchain installed with them (rustup's automatic installs
+/// may be off, so this asks for it). Then checks that `cargo +nightly miri` runs.
 fn miri() -> Result<(), String> {
     let t = step_start("miri and rust-src for the nightly toolchain");
-    match rustup_add("nightly", &["miri", "rust-src"]) {
-        Ok(()) => {
-            step_end(t, "miri present");
-            Ok(())
-        }
-        Err(e) => {
-            step_end(t, "miri unavailable");
-            Err(format!(
-                "miri is unavailable, so the miri stage will be skipped: {e}"
-            ))
+    let fail = |e: String| {
+        format!("miri is not usable, so the miri stage will fail: {e}\ninstall it with `{MIRI_INSTALL}`")
+    };
+    let list = run_quiet(Command::new("rustup").args(["toolchain", "list"])).map_err(fail)?;
+    if has_toolchain(&list.text, "nightly") {
+        rustup_add("nightly", &["miri", "rust-src"]).map_err(fail)?;
+    } else {
+        println!("    the nightly toolchain is not installed: installing it (minimal profile)");
+        let mut cmd = Command::new("rustup");
+        cmd.args(MIRI_INSTALL.split(' ').skip(1));
+        println!("    $ {}", describe(&cmd));
+        let c = run_echo(&mut cmd).map_err(fail)?;
+        if !c.success {
+            return Err(fail(format!(
+                "`{}` failed ({}): rustup must reach static.rust-lang.org (see its output above)",
+                describe(&cmd),
+                exit_text(c.code)
+            )));
         }
     }
+    let mut check = Command::new("cargo");
+    check.args(["+nightly", "miri", "--version"]);
+    let c = run_quiet(&mut check).map_err(fail)?;
+    if !c.success {
+        return Err(fail(format!(
+            "`{}` failed:\n{}",
+            describe(&check),
+            tail(&c.text, 10)
+        )));
+    }
+    step_end(t, &format!("{} present", c.text.trim()));
+    Ok(())
 }
 
 static APT_UPDATED: AtomicBool = AtomicBool::new(false);
@@ -193,19 +233,13 @@ fn apt_install(package: &str) -> Result<(), String> {
 
 fn chromium() -> Result<(), String> {
     let t = step_start("Chromium");
-    if let Some(p) = find_chromium() {
+    if let Some(p) = locate_chromium()? {
         step_end(t, &format!("found {}", p.display()));
         return Ok(());
     }
-    if let Some(p) = std::env::var_os("CHROMIUM") {
-        return Err(format!(
-            "$CHROMIUM is set to {}, which is not a file: unset it or point it at a Chromium binary",
-            PathBuf::from(p).display()
-        ));
-    }
-    println!("    not found: installing Debian's chromium package");
+    println!("    not found ($CHROMIUM, $CHROME, $CHROME_PATH, /usr/bin/chromium, PATH, Playwright's cache): installing Debian's chromium package");
     apt_install("chromium")?;
-    match find_chromium() {
+    match locate_chromium()? {
         Some(p) => {
             step_end(t, &format!("installed {}", p.display()));
             Ok(())
@@ -217,53 +251,145 @@ fn chromium() -> Result<(), String> {
     }
 }
 
-/// The `wasm-bindgen` binary: on `PATH`, else in `$CARGO_HOME/bin` (`~/.cargo/bin`).
-pub fn wasm_bindgen_path() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("wasm-bindgen").is_file()))
-        .unwrap_or(false);
-    if on_path {
-        return PathBuf::from("wasm-bindgen");
+/// The version of `package` in a `Cargo.lock` text. An error if it is missing, or if the
+/// lock file holds several versions of it (the one to match would be ambiguous).
+pub fn lock_version(lock: &str, package: &str) -> Result<String, String> {
+    let mut versions: Vec<String> = Vec::new();
+    let mut name: Option<&str> = None;
+    let unquote = |v: &str| v.trim().trim_matches('"').to_string();
+    for line in lock.lines().map(str::trim) {
+        if line == "[[package]]" {
+            name = None;
+        } else if let Some(v) = line.strip_prefix("name = ") {
+            name = Some(v.trim().trim_matches('"'));
+        } else if let Some(v) = line.strip_prefix("version = ") {
+            if name == Some(package) {
+                versions.push(unquote(v));
+            }
+        }
     }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    match cargo_home {
-        Some(home) if home.join("bin/wasm-bindgen").is_file() => home.join("bin/wasm-bindgen"),
-        _ => PathBuf::from("wasm-bindgen"),
+    versions.dedup();
+    match versions.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "Cargo.lock has no `{package}` package: the runtime must depend on it (run `cargo update -p {package}` after adding it)"
+        )),
+        many => Err(format!(
+            "Cargo.lock holds several versions of `{package}` ({}): pin one with `=` in Cargo.toml so the CLI can match it",
+            many.join(", ")
+        )),
     }
 }
 
-/// The installed wasm-bindgen version line (`wasm-bindgen 0.2.130`), if any.
-pub fn wasm_bindgen_version() -> Option<String> {
-    let c = run_quiet(Command::new(wasm_bindgen_path()).arg("--version")).ok()?;
+/// The wasm-bindgen CLI version the build needs: the `wasm-bindgen` crate's version in
+/// the repository's `Cargo.lock` (the CLI must match it exactly).
+pub fn wasm_bindgen_wanted(repo: &Repo) -> Result<String, String> {
+    let path = repo.path("Cargo.lock");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read {} ({e}): run `cargo generate-lockfile` in the repository",
+            path.display()
+        )
+    })?;
+    lock_version(&text, "wasm-bindgen").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// Where setup installs the wasm-bindgen CLI `version`: a folder of its own per version,
+/// `$CARGO_HOME/atelier/wasm-bindgen-cli-<version>` (`~/.cargo/...`), which outlives
+/// `cargo clean` and never shadows another project's `wasm-bindgen` on `PATH`.
+pub fn wasm_bindgen_root(version: &str) -> Option<PathBuf> {
+    cargo_home().map(|h| {
+        h.join("atelier")
+            .join(format!("wasm-bindgen-cli-{version}"))
+    })
+}
+
+/// The `wasm-bindgen` binaries worth asking for their version, in order: setup's own
+/// install of `version`, the one on `PATH`, the one in `$CARGO_HOME/bin`.
+fn wasm_bindgen_candidates(version: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(root) = wasm_bindgen_root(version) {
+        out.push(root.join("bin").join("wasm-bindgen"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        out.extend(
+            std::env::split_paths(&path)
+                .map(|d| d.join("wasm-bindgen"))
+                .find(|p| p.is_file()),
+        );
+    }
+    if let Some(home) = cargo_home() {
+        out.push(home.join("bin").join("wasm-bindgen"));
+    }
+    out.dedup();
+    out.retain(|p| p.is_file());
+    out
+}
+
+/// The version line a `wasm-bindgen` binary prints (`wasm-bindgen 0.2.130`), if it runs.
+pub fn wasm_bindgen_version_of(binary: &Path) -> Option<String> {
+    let c = run_quiet(Command::new(binary).arg("--version")).ok()?;
     c.success.then(|| c.text.trim().to_string())
 }
 
+/// A `wasm-bindgen` binary of exactly `version` (see [`wasm_bindgen_root`] for where it
+/// looks); a binary of any other version is never returned. `Err` lists what was found
+/// instead.
+pub fn find_wasm_bindgen(version: &str) -> Result<PathBuf, Vec<String>> {
+    let want = format!("wasm-bindgen {version}");
+    let mut others = Vec::new();
+    for binary in wasm_bindgen_candidates(version) {
+        match wasm_bindgen_version_of(&binary) {
+            Some(v) if v == want => return Ok(binary),
+            Some(v) => others.push(format!("{} is `{v}`", binary.display())),
+            None => others.push(format!("{} does not run", binary.display())),
+        }
+    }
+    Err(others)
+}
+
 fn wasm_bindgen() -> Result<(), String> {
-    let t = step_start(&format!("wasm-bindgen CLI {WASM_BINDGEN_VERSION}"));
-    let want = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
-    match wasm_bindgen_version() {
-        Some(v) if v == want => {
-            step_end(t, &format!("found {v}"));
+    let version = wasm_bindgen_wanted(&Repo::locate()?)?;
+    let t = step_start(&format!(
+        "wasm-bindgen CLI {version} (the version Cargo.lock pins)"
+    ));
+    match find_wasm_bindgen(&version) {
+        Ok(p) => {
+            step_end(t, &format!("found {}", p.display()));
             return Ok(());
         }
-        Some(v) => println!("    found `{v}`, need `{want}`: installing"),
-        None => println!("    not found: installing (about a minute)"),
+        Err(others) if others.is_empty() => println!("    not found: installing (about a minute)"),
+        Err(others) => println!(
+            "    found only {}: installing {version} (about a minute)",
+            others.join(", ")
+        ),
     }
+    let root = wasm_bindgen_root(&version).ok_or(
+        "neither $CARGO_HOME nor $HOME is set: set HOME so the wasm-bindgen CLI has a place to go",
+    )?;
     let mut cmd = Command::new("cargo");
     cmd.args([
         "install",
         "wasm-bindgen-cli",
         "--version",
-        &format!("={WASM_BINDGEN_VERSION}"),
+        &format!("={version}"),
+        // Not `--locked`: the CLI's lock file names a dependency version this registry
+        // lacks, and the install fails.
         "--no-default-features",
         // A debug build installs in about 60 s instead of 150 s, and binds the runtime's
         // small module in well under a second all the same.
         "--debug",
         "--bin",
         "wasm-bindgen",
+        "--root",
     ])
+    .arg(&root)
     // Outside the workspace, so its .cargo/config.toml and toolchain file do not apply.
     .current_dir(std::env::temp_dir());
     println!("    $ {}", describe(&cmd));
@@ -275,13 +401,16 @@ fn wasm_bindgen() -> Result<(), String> {
             exit_text(c.code)
         ));
     }
-    match wasm_bindgen_version() {
-        Some(v) if v == want => {
-            step_end(t, &format!("installed {v}"));
+    match find_wasm_bindgen(&version) {
+        Ok(p) => {
+            step_end(t, &format!("installed {}", p.display()));
             Ok(())
         }
-        other => Err(format!(
-            "installed wasm-bindgen-cli but `wasm-bindgen --version` says {other:?}: put ~/.cargo/bin first on PATH"
+        Err(others) => Err(format!(
+            "installed wasm-bindgen-cli {version} into {} but found only: {}; remove {} and run `cargo atelier setup` again",
+            root.display(),
+            others.join(", "),
+            root.display()
         )),
     }
 }
@@ -338,6 +467,61 @@ fn npm_packages(rel: &str, what: &str, who: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LOCK: &str = r#"# This file is automatically @generated by Cargo.
+version = 4
+
+[[package]]
+name = "wasm-bindgen-backend"
+version = "0.2.129"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+dependencies = [
+ "cfg-if",
+ "wasm-bindgen-macro",
+]
+
+[[package]]
+name = "zzz"
+version = "1.0.0"
+"#;
+
+    #[test]
+    fn reads_the_wasm_bindgen_version_from_the_lock_file() {
+        assert_eq!(lock_version(LOCK, "wasm-bindgen").unwrap(), "0.2.130");
+        assert_eq!(
+            lock_version(LOCK, "wasm-bindgen-backend").unwrap(),
+            "0.2.129"
+        );
+        let e = lock_version(LOCK, "js-sys").unwrap_err();
+        assert!(e.contains("no `js-sys`"), "{e}");
+        let two = format!("{LOCK}\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.131\"\n");
+        let e = lock_version(&two, "wasm-bindgen").unwrap_err();
+        assert!(e.contains("0.2.130, 0.2.131"), "{e}");
+    }
+
+    #[test]
+    fn the_repository_lock_file_pins_wasm_bindgen() {
+        let repo = Repo::at(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let v = wasm_bindgen_wanted(&repo).unwrap();
+        assert!(v.starts_with("0.2."), "{v}");
+    }
+
+    #[test]
+    fn finds_the_floating_nightly() {
+        let list =
+            "stable-x86_64-unknown-linux-gnu (active, default)\nnightly-x86_64-unknown-linux-gnu\n";
+        assert!(has_toolchain(list, "nightly"));
+        assert!(has_toolchain(list, "stable"));
+        let dated = "stable-x86_64-unknown-linux-gnu (default)\nnightly-2026-05-20-x86_64-unknown-linux-gnu\n";
+        assert!(!has_toolchain(dated, "nightly"));
+        assert!(!has_toolchain("no installed toolchains\n", "nightly"));
+        assert!(!has_toolchain("nightlyish-x86_64\n", "nightly"));
+    }
 
     #[test]
     fn npm_install_is_fresh_only_when_newer_than_the_lock() {

@@ -1,7 +1,7 @@
 //! `cargo atelier test`: every test stage, one after the other, with a summary.
 //!
 //! Stages, in order: `native` (`cargo test --workspace`), `loom`, `miri`, `js`
-//! (`node --test src/js/tests/ benches/browser/harness/tests/`), `build` (as `cargo atelier build`),
+//! (`node --test` with every `*.test.js` of `src/js/tests/` and `benches/browser/harness/tests/`), `build` (as `cargo atelier build`),
 //! `types` (`tsc` on the example app in `tests/types/` against the built package, and
 //! `npm pack`), `browser`
 //! (each `tests/browser/*.html` except `demo.html`, and `serve/tests/pages/*.html`,
@@ -32,7 +32,8 @@ use crate::process::{describe, exit_text, fmt_duration, run_echo};
 use crate::repo::Repo;
 use crate::report::Report;
 use crate::server::{serve, NONISO_PREFIX};
-use crate::setup::{self, Needs};
+use crate::setup::{self, Needs, MIRI_INSTALL};
+use crate::term::clean;
 use crate::{bench, build};
 
 /// A test stage.
@@ -44,7 +45,7 @@ pub enum Stage {
     Loom,
     /// `atelier-ring` under miri.
     Miri,
-    /// `node --test src/js/tests/ benches/browser/harness/tests/`.
+    /// `node --test` on the files [`js_test_files`] lists.
     Js,
     /// The wasm build.
     Build,
@@ -280,9 +281,9 @@ fn loom(repo: &Repo, arg: Option<&str>) -> Outcome {
 
 fn miri(repo: &Repo, arg: Option<&str>, miri_ok: bool) -> Outcome {
     if !miri_ok {
-        return Outcome::Skipped(
-            "miri is not installed for the nightly toolchain (see the setup warning above)".into(),
-        );
+        return broke(format!(
+            "miri is not installed for the nightly toolchain and setup could not install it (see the setup error above): run `{MIRI_INSTALL}`"
+        ));
     }
     let mut cmd = Command::new("cargo");
     cmd.current_dir(repo.root())
@@ -293,22 +294,59 @@ fn miri(repo: &Repo, arg: Option<&str>, miri_ok: bool) -> Outcome {
     cargo_stage(&mut cmd, parse_cargo_test)
 }
 
+/// The folders whose JS unit tests the `js` stage runs.
+pub const JS_TEST_DIRS: [&str; 2] = ["src/js/tests", "benches/browser/harness/tests"];
+
+/// The JS unit test files: every `*.test.js` (`.mjs`, `.cjs`) under [`JS_TEST_DIRS`], as
+/// paths relative to the repository, sorted. `node --test` is given these files rather
+/// than the folders: Node 18 and 20 search a folder argument for test files, but from
+/// Node 21 on the arguments are file names or glob patterns and a folder is not searched.
+pub fn js_test_files(repo: &Repo) -> Vec<String> {
+    fn walk(dir: &std::path::Path, rel: &str, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with('.') || name == "node_modules" {
+                continue;
+            }
+            let path = e.path();
+            let rel = format!("{rel}/{name}");
+            if path.is_dir() {
+                walk(&path, &rel, out);
+            } else if [".test.js", ".test.mjs", ".test.cjs"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+            {
+                out.push(rel);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in JS_TEST_DIRS {
+        walk(&repo.path(dir), dir, &mut files);
+    }
+    files.sort();
+    files
+}
+
 fn js(repo: &Repo, arg: Option<&str>) -> Outcome {
-    let dir = repo.path("src/js/tests");
-    if !dir.is_dir() {
-        return Outcome::Skipped("src/js/tests/ does not exist yet".into());
+    let files = js_test_files(repo);
+    if files.is_empty() {
+        return Outcome::Skipped(format!(
+            "no *.test.js file in {}",
+            JS_TEST_DIRS.join(" or ")
+        ));
     }
     let mut cmd = Command::new("node");
     cmd.current_dir(repo.root()).arg("--test");
     if let Some(a) = arg {
         cmd.arg(format!("--test-name-pattern={a}"));
     }
-    cmd.arg(dir);
-    // The benchmark harness's statistics and output have their own unit tests.
-    let bench = repo.path("benches/browser/harness/tests");
-    if bench.is_dir() {
-        cmd.arg(bench);
-    }
+    cmd.args(&files);
     cargo_stage(&mut cmd, parse_node_test)
 }
 
@@ -450,8 +488,10 @@ pub fn short_name(page: &str) -> &str {
     page.rsplit('/').next().unwrap_or(page)
 }
 
-/// Prints the line for one report as the suite and the bench show it.
+/// Prints the line for one report as the suite and the bench show it. Everything the
+/// page sent goes through [`clean`], line by line.
 pub fn print_report(name: &str, report: &Report) {
+    let name = clean(name);
     match report {
         Report::Result {
             name: test,
@@ -459,7 +499,7 @@ pub fn print_report(name: &str, report: &Report) {
             ms,
             ..
         } => {
-            println!("  ok   {name} :: {test} ({} ms)", ms.round());
+            println!("  ok   {name} :: {} ({} ms)", clean(test), ms.round());
         }
         Report::Result {
             name: test,
@@ -469,51 +509,69 @@ pub fn print_report(name: &str, report: &Report) {
         } => {
             let error = error.as_deref().unwrap_or("failed (no message)");
             let mut lines = error.lines();
-            println!("  FAIL {name} :: {test}: {}", lines.next().unwrap_or(""));
+            println!(
+                "  FAIL {name} :: {}: {}",
+                clean(test),
+                clean(lines.next().unwrap_or(""))
+            );
             for l in lines {
-                println!("         {l}");
+                println!("         {}", clean(l));
             }
         }
         Report::Error { message, .. } => {
             let mut lines = message.lines();
             println!(
                 "  FAIL {name} :: (page error): {}",
-                lines.next().unwrap_or("")
+                clean(lines.next().unwrap_or(""))
             );
             for l in lines {
-                println!("         {l}");
+                println!("         {}", clean(l));
             }
         }
-        Report::Log { line, .. } => println!("{line}"),
+        Report::Log { line, .. } => {
+            for l in line.split('\n') {
+                println!("{}", clean(l.strip_suffix('\r').unwrap_or(l)));
+            }
+        }
         Report::Hello { .. } | Report::Plan { .. } | Report::Done { .. } | Report::Data { .. } => {}
     }
 }
 
 /// Prints what helps diagnose a failed page: the failure, then the console tail
-/// (or the browser log tail when the console is empty).
+/// (or the browser log tail when the console is empty), all through [`clean`].
 pub fn print_page_failure(run: &PageRun) {
-    let name = short_name(&run.page);
+    let name = clean(short_name(&run.page));
     if let Some(f) = &run.failure {
-        println!("  FAIL {name} :: (page): {f}");
+        let mut lines = f.lines();
+        println!(
+            "  FAIL {name} :: (page): {}",
+            clean(lines.next().unwrap_or(""))
+        );
+        for l in lines {
+            println!("         {}", clean(l));
+        }
     }
     if !run.not_found.is_empty() {
-        println!("  requests answered 404: {}", run.not_found.join(", "));
+        println!(
+            "  requests answered 404: {}",
+            clean(&run.not_found.join(", "))
+        );
     }
     if run.console.is_empty() {
         println!("  --- browser log of {name} (last 20 lines; no console messages) ---");
         for l in &run.log[run.log.len().saturating_sub(20)..] {
-            println!("  | {l}");
+            println!("  | {}", clean(l));
         }
     } else {
         println!("  --- console of {name} (last {CONSOLE_TAIL} lines) ---");
         for l in run.console_tail(CONSOLE_TAIL) {
-            println!("  | {l}");
+            println!("  | {}", clean(l));
         }
     }
     println!("  ---");
 }
 
-fn browser(repo: &Repo, arg: Option<&str>) -> Outcome {
+fn browser(repo: &Repo, arg: Option<&str>, page_query: &str) -> Outcome {
     let pages = browser_pages(repo, arg);
     if pages.is_empty() {
         return Outcome::Skipped(match arg {
@@ -530,9 +588,13 @@ fn browser(repo: &Repo, arg: Option<&str>) -> Outcome {
     };
     println!("    {} page(s), served at {}", pages.len(), server.url("/"));
     let (mut passed, mut failed) = (0u64, 0u64);
-    // `ATELIER_PAGE_QUERY=kills=10000` hands every page a query string: the long versions
-    // of the seeded stress pages read their sizes from it.
-    let query = std::env::var("ATELIER_PAGE_QUERY").unwrap_or_default();
+    // `ATELIER_PAGE_QUERY=kills=10000` (or `cargo atelier test kill --kills 10000`) hands
+    // every page a query string: the long versions of the seeded stress pages read their
+    // sizes from it.
+    let query = join_queries(
+        &std::env::var("ATELIER_PAGE_QUERY").unwrap_or_default(),
+        page_query,
+    );
     for page in &pages {
         let name = short_name(page).to_string();
         let target = match (query.is_empty(), page.contains('?')) {
@@ -615,7 +677,51 @@ fn bench_smoke(repo: &Repo, arg: Option<&str>) -> Outcome {
 
 /// Runs the suite and returns whether everything passed. Prints the summary and,
 /// last, `N passed, M failed`.
-pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
+/// Turns the page arguments of `cargo atelier test FILTER --NAME VALUE...` (also
+/// `--NAME=VALUE`, and `--NAME` alone for `NAME=1`) into a query string for the pages.
+pub fn page_query(args: &[String]) -> Result<String, String> {
+    let mut pairs = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let Some(name) = args[i].strip_prefix("--") else {
+            return Err(format!(
+                "test: {:?} is neither the FILTER (given once, first) nor a page argument --NAME VALUE",
+                args[i]
+            ));
+        };
+        let (name, value) = match name.split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None if i + 1 < args.len() && !args[i + 1].starts_with("--") => {
+                i += 1;
+                (name.to_string(), args[i].clone())
+            }
+            None => (name.to_string(), "1".to_string()),
+        };
+        let plain = |s: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        if name.is_empty() || !plain(&name) || !plain(&value) {
+            return Err(format!(
+                "test: page argument --{name} {value:?}: names and values are letters, digits, '-', '_' and '.'"
+            ));
+        }
+        pairs.push(format!("{name}={value}"));
+        i += 1;
+    }
+    Ok(pairs.join("&"))
+}
+
+/// Joins two query strings (either may be empty or start with `?`).
+fn join_queries(a: &str, b: &str) -> String {
+    [a.trim_start_matches('?'), b.trim_start_matches('?')]
+        .into_iter()
+        .filter(|q| !q.is_empty())
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn run(repo: &Repo, filter: Option<&str>, page_query: &str) -> bool {
     let started = Instant::now();
     let plan = plan(filter);
     let skip_var = std::env::var("ATELIER_SKIP").ok();
@@ -662,7 +768,7 @@ pub fn run(repo: &Repo, filter: Option<&str>) -> bool {
                 Stage::Js => js(repo, arg),
                 Stage::Build => build_stage(repo),
                 Stage::Types => types(repo),
-                Stage::Browser => browser(repo, arg),
+                Stage::Browser => browser(repo, arg, page_query),
                 Stage::Bench => bench_smoke(repo, arg),
             }
         };
@@ -725,6 +831,27 @@ mod tests {
             .iter()
             .map(|(s, a)| (s.name(), a.as_deref()))
             .collect()
+    }
+
+    #[test]
+    fn page_arguments_become_the_query_string() {
+        let q = |args: &[&str]| page_query(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(q(&[]).unwrap(), "");
+        assert_eq!(
+            q(&["--calls", "100000", "--seed=7"]).unwrap(),
+            "calls=100000&seed=7"
+        );
+        assert_eq!(
+            q(&["--verbose", "--seed", "7"]).unwrap(),
+            "verbose=1&seed=7"
+        );
+        assert!(q(&["calls"]).unwrap_err().contains("neither the FILTER"));
+        assert!(q(&["--calls", "1&x=2"])
+            .unwrap_err()
+            .contains("letters, digits"));
+        assert_eq!(join_queries("?a=1", "b=2"), "a=1&b=2");
+        assert_eq!(join_queries("", "b=2"), "b=2");
+        assert_eq!(join_queries("a=1", ""), "a=1");
     }
 
     #[test]
@@ -820,6 +947,37 @@ mod tests {
             vec!["/serve/tests/pages/selftest.html"]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lists_js_test_files() {
+        let dir = std::env::temp_dir().join(format!("atelier-suite-js-{}", std::process::id()));
+        for f in [
+            "src/js/tests/b.test.js",
+            "src/js/tests/a.test.js",
+            "src/js/tests/codec.bench.mjs",
+            "src/js/tests/helper.js",
+            "src/js/tests/sub/deep.test.mjs",
+            "src/js/tests/node_modules/x.test.js",
+            "benches/browser/harness/tests/stats.test.js",
+            "benches/browser/harness/tests/.hidden.test.js",
+        ] {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        let repo = Repo::at(&dir);
+        assert_eq!(
+            js_test_files(&repo),
+            vec![
+                "benches/browser/harness/tests/stats.test.js",
+                "src/js/tests/a.test.js",
+                "src/js/tests/b.test.js",
+                "src/js/tests/sub/deep.test.mjs",
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(js_test_files(&Repo::at(&dir)).is_empty());
     }
 
     #[test]
