@@ -19,7 +19,7 @@
 // runtime ticks (runtime.js). See docs/crash-recovery.md.
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, MSG_SIDE_GOT, protocolType } from './protocol.js';
 import { BELL_SEQ, BELL_SLEEPERS } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
@@ -228,7 +228,9 @@ export class WorkerPool {
       const type = protocolType(data);
       if (type === MSG_SIDE_RESULT) {
         // A result's values, even from a worker stopped since: its completion may be read.
+        // The worker publishes that completion when it hears the page has them.
         task.runtime.sideResult(data.token, data.values);
+        worker.postMessage({ __atelier: MSG_SIDE_GOT, token: data.token });
         return;
       }
       if (type === null || m.worker !== worker) return;

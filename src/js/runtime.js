@@ -175,13 +175,12 @@ class Runtime {
     this.events.onChange = timed;
     timed();
     // The side lane (docs/values.md): values of calls' arguments that travel by postMessage,
-    // held until a worker that took the call asks for them (token -> Call); results' values
-    // that arrived before their completion (token -> { values, at }); completions whose
-    // values have not arrived yet (token -> { call, outcome, bytes, timer }).
+    // held until a worker that took the call asks for them (token -> Call); results' values,
+    // which arrive before their completion (token -> { values, at }): a worker publishes the
+    // completion only once the page has said it got them (pool.js).
     this.sideSeq = 1;
     this.sideOut = new Map();
     this.sideResults = new Map();
-    this.parked = new Map();
     const runtime = this;
     this.api = {
       abortTaskController: this.abortTaskController,
@@ -506,20 +505,12 @@ class Runtime {
     worker.postMessage({ __atelier: MSG_SIDE, token, values: null, error });
   }
 
-  /** The side-lane values of a result arrived (before or after its completion). */
+  /** The side-lane values of a result arrived; its completion follows. */
   sideResult(token, values) {
-    const parked = this.parked.get(token);
-    if (parked !== undefined) {
-      this.parked.delete(token);
-      clearTimeout(parked.timer);
-      this.reader.reset(parked.bytes, 0, parked.bytes.length);
-      this.reader.side = values;
-      this.decodeResult(parked.call, parked.outcome);
-      return;
-    }
     const now = performance.now();
     this.sideResults.set(token, { values, at: now });
-    // Values whose completion never comes (their worker died between the two) are dropped.
+    // Values whose completion never comes (their worker died before it published it) are
+    // dropped.
     if (this.sideResults.size > 16) {
       for (const [t, r] of this.sideResults) if (now - r.at > SIDE_RESULT_WAIT_MS) this.sideResults.delete(t);
     }
@@ -621,9 +612,10 @@ class Runtime {
       if (side !== null) {
         const got = this.sideResults.get(side.token);
         if (got === undefined) {
-          // The worker posted the values before it published the completion; they are on
-          // their way. The result's bytes are kept until they arrive.
-          this.park(call, outcome, u8.slice(ptr, ptr + len), side.token);
+          // A worker publishes such a completion only after the page said it has the values.
+          const message = `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote a result for ${call.method}() whose side-lane values (token ${side.token}) the page never received`;
+          call.reject(new Error(message));
+          task.pool.corrupt(out[base + OUT_WORKER], message);
           return;
         }
         this.sideResults.delete(side.token);
@@ -650,14 +642,6 @@ class Runtime {
     } else {
       call.reject(value);
     }
-  }
-
-  park(call, outcome, bytes, token) {
-    const timer = setTimeout(() => {
-      this.parked.delete(token);
-      call.reject(new Error(`${call.method}() finished, but the values its result sends by postMessage did not arrive within ${SIDE_RESULT_WAIT_MS} ms (its worker was stopped at that moment)`));
-    }, SIDE_RESULT_WAIT_MS);
-    this.parked.set(token, { call, outcome, bytes, timer });
   }
 
   /**
@@ -786,7 +770,7 @@ function pageTime(startedUs) {
 /** The gauges of a task, in Task.gauged's order. */
 const GAUGES = ['queue.in_flight', 'queue.pending', 'queue.waiting', 'workers.active'];
 
-/** How long a result's side-lane values may trail its completion (or wait for one). */
+/** How long a result's side-lane values wait for their completion before they are dropped. */
 const SIDE_RESULT_WAIT_MS = 10000;
 
 /** Platform objects that hold resources until closed. */

@@ -18,7 +18,7 @@
 import * as L from './layout.js';
 import { Writer, Reader, encode, decodeArgs, detachBuffers, peekSide, isTransferable, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
 import {
-  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, protocolType,
+  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, MSG_SIDE_GOT, protocolType,
 } from './protocol.js';
 import { Views } from './views.js';
 import { Port, INFO } from './port.js';
@@ -134,6 +134,8 @@ class PullLoop {
     // the token of this worker's next result with values of its own (random per worker, so
     // the page can tell workers' tokens apart).
     this.sideWaits = new Map();
+    // Results whose side-lane values were posted, by token: published when the page has them.
+    this.sideGot = new Map();
     // This worker's performance.now() plus this is the page's.
     this.clockOffset = 0;
     this.sideSeq = (Math.random() * 0x100000000) >>> 0;
@@ -142,6 +144,7 @@ class PullLoop {
     self.addEventListener('message', (event) => {
       const type = protocolType(event.data);
       if (type === MSG_SIDE) this.sideArrived(event.data);
+      else if (type === MSG_SIDE_GOT) this.sideReceived(event.data.token);
       else if (type === MSG_BELL) this.kick();
     });
   }
@@ -162,6 +165,14 @@ class PullLoop {
     else wait.reject(new Error(String(data.error)));
   }
 
+  /** The page has the side-lane values of result `token`: its completion can be published. */
+  sideReceived(token) {
+    const publish = this.sideGot.get(token);
+    if (publish === undefined) return;
+    this.sideGot.delete(token);
+    publish();
+  }
+
   async run() {
     const port = this.port;
     for (;;) {
@@ -179,7 +190,9 @@ class PullLoop {
           // An async handler: take more calls (up to the quota) while it awaits.
           pending.then(() => this.kick());
         }
-        if (performance.now() - this.lastYield > YIELD_MS) {
+        // The page's answers about side-lane values arrive on the event loop: while results
+        // wait for them, the loop gets a turn after every call.
+        if (this.sideGot.size > 0 || performance.now() - this.lastYield > YIELD_MS) {
           this.checkAborts();
           await yieldToEventLoop();
           this.lastYield = performance.now();
@@ -275,8 +288,7 @@ class PullLoop {
       this.reader.reset(this.views.cover(at + argLen).u8, at, argLen);
       side = peekSide(this.reader);
     } catch (error) {
-      this.finish(slot, L.STATUS_THREW, error, undefined, 0);
-      return undefined;
+      return this.finish(slot, L.STATUS_THREW, error, undefined, 0);
     }
     if (side === null) return this.invoke(slot, at, argLen, null);
     // The slot is this worker's until it completes the call, arguments included.
@@ -315,24 +327,22 @@ class PullLoop {
       result = handler.apply(this.handlers, args);
     } catch (error) {
       this.done(ctx);
-      this.finish(slot, L.STATUS_THREW, error, method, flags);
-      return undefined;
+      return this.finish(slot, L.STATUS_THREW, error, method, flags);
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       return Promise.resolve(result).then(
         (value) => {
           this.done(ctx);
-          this.finish(slot, L.STATUS_OK, value, method, flags);
+          return this.finish(slot, L.STATUS_OK, value, method, flags);
         },
         (error) => {
           this.done(ctx);
-          this.finish(slot, L.STATUS_THREW, error, method, flags);
+          return this.finish(slot, L.STATUS_THREW, error, method, flags);
         },
       );
     }
     this.done(ctx);
-    this.finish(slot, L.STATUS_OK, result, method, flags);
-    return undefined;
+    return this.finish(slot, L.STATUS_OK, result, method, flags);
   }
 
   /** The call of `ctx` is over: its signal is no longer watched. */
@@ -346,15 +356,17 @@ class PullLoop {
     // The result's buffers move to the page, as postMessage's transfer moves them, unless
     // the caller asked for with({ transferResult: false }).
     const keep = status !== L.STATUS_OK || (flags & CALL_KEEP_RESULT_BUFFERS) !== 0;
+    let posted = -1;
     try {
       writer.moves = keep ? NOTHING_MOVES : null;
       writer.sideToken = this.sideSeq;
       this.encodeResult(value);
       if (writer.side.length > 0) {
         // Values that cannot live in shared memory (and large buffers that move) go by
-        // postMessage before the completion is published: the page reads both.
+        // postMessage; the completion is published once the page says it has them.
         const values = writer.side.slice();
         self.postMessage({ __atelier: MSG_SIDE_RESULT, token: this.sideSeq, values }, keep ? [] : values.filter(isTransferable));
+        posted = this.sideSeq;
         this.sideSeq = (this.sideSeq + 1) >>> 0;
       }
       if (!keep && writer.buffers.length > 0) detachBuffers(writer.buffers);
@@ -371,13 +383,37 @@ class PullLoop {
     }
     const port = this.port;
     const len = this.writer.length;
+    if (posted !== -1) {
+      // A message from a worker that is terminated before the page's event loop delivers it
+      // is dropped (Chromium drops them all once terminate() is called). So the call stays
+      // running until the page has the values: if this worker dies first, the call is
+      // requeued or failed like its other running calls, never settled without its values.
+      // The encoded bytes wait outside the arena, which other calls' results may use.
+      const bytes = this.private !== null ? this.private.slice(0, len) : this.views.u8.slice(port.arenaAddr(this.start), port.arenaAddr(this.start) + len);
+      this.private = null;
+      return new Promise((resolve) => this.sideGot.set(posted, resolve)).then(() => this.publish(slot, status, bytes, method));
+    }
     if (this.private === null) {
       port.complete(slot, status, port.arenaAddr(this.start), len, ((this.start + len + 7) & ~7) >>> 0);
-      return;
+      return undefined;
     }
     // The result outgrew the arena: copy it into a buffer the page grants for it.
     const bytes = this.private;
     this.private = null;
+    this.publish(slot, status, bytes.subarray(0, len), method);
+    return undefined;
+  }
+
+  /** Publishes the encoded result `bytes` (copied into the arena, or a granted buffer). */
+  publish(slot, status, bytes, method) {
+    const port = this.port;
+    const len = bytes.length;
+    if (len <= port.arenaCap) {
+      const start = port.waitForArena(len);
+      this.views.cover(port.arenaBase + port.arenaCap).u8.set(bytes, port.arenaAddr(start));
+      port.complete(slot, status, port.arenaAddr(start), len, ((start + len + 7) & ~7) >>> 0);
+      return;
+    }
     let ptr = port.grant(Math.max(len, 8));
     if (ptr === 0) {
       const refusal = new RangeError(
