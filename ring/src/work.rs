@@ -190,6 +190,26 @@ impl WorkQueue {
         Ok(())
     }
 
+    /// Empties the queue: `head` and `tail` both at `tail`, the producer's own count of its
+    /// pushes. For the producer after a consumer wrote over the queue's words (API contract
+    /// B.8): the entries published before are dropped, and the producer publishes again what
+    /// is still pending. A consumer inside [`take`](Self::take) meanwhile finds its
+    /// compare-and-swap of `head` failed, or claims a call that was still pending; neither
+    /// holds anything.
+    pub fn reset(&self, tail: u32) {
+        // Release (both): consumers that load either counter with Acquire see the entries the
+        // producer wrote before; the ones it writes next are published by `push`.
+        self.head.store(tail, Ordering::Release);
+        self.tail.store(tail, Ordering::Release);
+    }
+
+    /// `head`, as the consumers left it (for the producer's checks; untrusted).
+    pub fn head(&self) -> u32 {
+        // Acquire: a consumer's claim of the entry before `head` happens-before its Release
+        // CAS of `head`, so a producer that sees `head` past an entry sees that claim.
+        self.head.load(Ordering::Acquire)
+    }
+
     /// How many positions lie between `head` and `tail` (for tests and snapshots).
     pub fn len(&self) -> u32 {
         let t = self.tail.load(Ordering::Acquire);
@@ -238,6 +258,24 @@ impl WorkQueue {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_empties_a_queue_whose_counters_were_written_over() {
+        let q = WorkQueue::new(4).unwrap();
+        let mut tail = 0;
+        for e in [1, 2] {
+            q.push(&mut tail, e).unwrap();
+        }
+        q.head_word()
+            .store(tail.wrapping_sub(100), Ordering::Relaxed);
+        assert_eq!(q.take(|_| true), Err(TakeError::Corrupt));
+        assert!(matches!(q.push(&mut tail, 3), Err(PushError::Corrupt(3))));
+        q.reset(tail);
+        assert_eq!(q.head(), tail);
+        assert_eq!(q.take(|_| true), Err(TakeError::Empty));
+        q.push(&mut tail, 4).unwrap();
+        assert_eq!(q.take(|_| true), Ok(4));
+    }
 
     #[test]
     fn takes_in_order_and_skips_what_claim_refuses() {

@@ -48,6 +48,10 @@ struct Record {
     args: Option<Args>,
     /// The call's place in admission order (kept across requeues), for `drop-oldest`.
     admitted: u64,
+    /// The work-queue position of this generation's entry, once pushed: a consumer moves
+    /// `head` past an entry only after trying to claim its call, so a call still pending
+    /// behind `head` lost its entry to a worker that wrote over the queue (see `audit`).
+    pushed: Option<u32>,
 }
 
 /// A call admitted to the task that has no slot yet.
@@ -234,6 +238,10 @@ pub(crate) struct TaskState {
     /// Argument buffers of finished calls, for the controller to reuse as its staging buffer
     /// (at most [`SPENT_KEPT`]; see [`take_spent`](Self::take_spent)).
     spent: Vec<Metered>,
+    /// Seats whose completion ring was found corrupt, for the next watchdog tick to report.
+    corrupt_rings: Vec<u32>,
+    /// Calls published again after a worker wrote over the task's shared words (`repair`).
+    pub(crate) repaired: u64,
 }
 
 /// Argument buffers a task keeps for reuse until the controller takes them.
@@ -273,6 +281,7 @@ impl TaskState {
                     settled: false,
                     args: None,
                     admitted: 0,
+                    pushed: None,
                 })
                 .collect(),
             free: (0..slots).rev().collect(),
@@ -294,6 +303,8 @@ impl TaskState {
             recovery: Recovery::default(),
             watchdog: Watchdog::new(block.cells.len(), None),
             spent: Vec::new(),
+            corrupt_rings: Vec::new(),
+            repaired: 0,
             block,
         }
     }
@@ -404,6 +415,7 @@ impl TaskState {
         record.attempt = attempt;
         record.gen = (record.gen + 1) & layout::STATE_GEN_MASK;
         record.args = Some(args);
+        record.pushed = None;
         if attempt == 1 {
             self.admissions += 1;
             record.admitted = self.admissions;
@@ -442,10 +454,23 @@ impl TaskState {
     /// completing a call, which the page then polls, so no timer is needed.
     pub(crate) fn flush(&mut self) -> Result<(), QueueCorrupt> {
         let mut skipped = false;
+        let mut repaired = false;
         while let Some(&e) = self.unpublished.front() {
             match self.block.queue.push(&mut self.tail, e) {
                 Ok(()) => {
                     self.unpublished.pop_front();
+                    let i = entry_slot(e) as usize;
+                    if let Some(r) = self.records.get_mut(i) {
+                        if r.busy && r.gen == layout::gen(e) {
+                            r.pushed = Some(self.tail.wrapping_sub(1));
+                        }
+                    }
+                }
+                // A worker wrote over the queue's counters: empty it and publish every
+                // pending call again (once; a queue corrupted again at once is reported).
+                Err(PushError::Corrupt(_)) if !repaired => {
+                    repaired = true;
+                    self.requeue_pending(true);
                 }
                 Err(PushError::Corrupt(_)) => return Err(QueueCorrupt),
                 Err(PushError::Full(_)) if !skipped => {
@@ -465,6 +490,119 @@ impl TaskState {
                 }
                 Err(PushError::Full(_)) => break,
             }
+        }
+        Ok(())
+    }
+
+    /// Publishes again, in admission order, the calls that are pending (every one when
+    /// `all`, after the queue was emptied; otherwise those whose entry `head` passed while
+    /// they stayed pending), and the calls whose state word holds what no worker of the task
+    /// could have written, with their envelope rewritten from the page's record. A settled
+    /// call whose state word is garbage is freed. Returns how many calls it published;
+    /// their entries go out with the next `flush`.
+    fn requeue_pending(&mut self, all: bool) -> u32 {
+        if all {
+            self.block.queue.reset(self.tail);
+            self.unpublished.clear();
+        }
+        let head = self.block.queue.head();
+        let mut lost = Vec::new();
+        let mut garbage_settled = Vec::new();
+        for (i, record) in self.records.iter().enumerate() {
+            if !record.busy {
+                continue;
+            }
+            let gen = record.gen;
+            // Acquire: pairs with a worker's claim, so a claimed call is seen as claimed.
+            let now = self.block.slots[i].state.load(Ordering::Acquire);
+            let pending = now == pack(state::PENDING, 0, gen);
+            let held = layout::gen(now) == gen
+                && (self.runner(now).is_some()
+                    || (layout::kind(now) == state::DONE && self.owns(layout::owner(now))));
+            if pending {
+                let passed = match record.pushed {
+                    Some(at) => (head.wrapping_sub(at) as i32) > 0,
+                    None => false,
+                };
+                if all || passed {
+                    lost.push((record.admitted, i as u32, false));
+                }
+            } else if !held {
+                if record.settled {
+                    garbage_settled.push(i as u32);
+                } else {
+                    lost.push((record.admitted, i as u32, true));
+                }
+            }
+        }
+        for i in garbage_settled {
+            self.free_slot(i);
+        }
+        lost.sort_unstable();
+        for &(_, i, rewrite) in &lost {
+            let record = &mut self.records[i as usize];
+            let slot = &self.block.slots[i as usize];
+            let gen = record.gen;
+            if rewrite {
+                let (ptr, len) = match &record.args {
+                    Some(Args::InSlot(len)) => (INLINE_PTR, *len),
+                    Some(Args::Heap(buf, len)) => {
+                        (addr::to_word(buf.as_ptr(), buf.capacity()), *len)
+                    }
+                    _ => (INLINE_PTR, 0),
+                };
+                // Relaxed: published by the Release store of PENDING below.
+                slot.call_id.store(record.call_id, Ordering::Relaxed);
+                slot.attempt.store(record.attempt, Ordering::Relaxed);
+                slot.arg_ptr.store(ptr, Ordering::Relaxed);
+                slot.arg_len.store(len, Ordering::Relaxed);
+                let flags = if self.timed {
+                    layout::call_flags::TIMED
+                } else {
+                    0
+                };
+                slot.flags.store(flags, Ordering::Relaxed);
+            }
+            // Release: the envelope above happens-before a worker's Acquire claim. A worker
+            // that still held the call under the overwritten word cannot complete it now (its
+            // compare-and-swap expects its own RUNNING word): the call runs once more, and
+            // settles once.
+            slot.state
+                .store(pack(state::PENDING, 0, gen), Ordering::Release);
+            record.pushed = None;
+            self.unpublished.push_back(entry(i, gen));
+        }
+        self.repaired += lost.len() as u64;
+        lost.len() as u32
+    }
+
+    /// Whether `owner` is the owner id of one of the task's live or quarantined seats.
+    fn owns(&self, owner: u32) -> bool {
+        self.seats
+            .iter()
+            .any(|s| s.state != SeatState::Free && s.owner == owner)
+    }
+
+    /// Puts the task's shared words back in order after a worker may have written over them
+    /// (API contract B.8): the work queue is emptied and every pending call published again,
+    /// as are calls whose state word no worker of the task could have written. The page
+    /// calls it whenever it declares a worker dead. Returns how many calls it published again.
+    pub(crate) fn repair(&mut self) -> Result<u32, QueueCorrupt> {
+        let n = self.requeue_pending(true);
+        self.flush()?;
+        if n > 0 {
+            self.ring_work_bell()?;
+        }
+        Ok(n)
+    }
+
+    /// The watchdog tick's check of the work queue: calls still pending whose entry the
+    /// consumers passed (a worker wrote over the queue), and garbage state words, are
+    /// published again. Cheap when nothing is wrong: one pass over the slots.
+    fn audit(&mut self) -> Result<(), QueueCorrupt> {
+        if self.requeue_pending(false) > 0 {
+            self.flush()?;
+            self.ring_work_bell()?;
         }
         Ok(())
     }
@@ -591,9 +729,13 @@ impl TaskState {
             }
             Err(SpscPopError::Empty) => None,
             Err(SpscPopError::Corrupt) => {
-                // The worker scribbled over its ring's counter: its completions are found by
-                // sweeping its slots when it is reclaimed.
+                // The worker scribbled over its ring's counter: the next watchdog tick
+                // reports it, and its completions are found by sweeping its slots when it is
+                // reclaimed.
                 self.ignored += 1;
+                if !self.corrupt_rings.contains(&(seat as u32)) {
+                    self.corrupt_rings.push(seat as u32);
+                }
                 None
             }
         }
@@ -810,7 +952,10 @@ impl TaskState {
         self.block.cells[seat as usize]
             .quota
             .store(0, Ordering::Relaxed);
-        self.sweep(seat, requeue)
+        let failed = self.sweep(seat, requeue)?;
+        // Whatever else the dead worker may have written over is put back in order.
+        self.repair()?;
+        Ok(failed)
     }
 
     /// Takes back what the worker on `seat` held: the completions it published go to
@@ -970,6 +1115,8 @@ impl TaskState {
     /// (the page then declares its worker dead with [`reclaim`](Self::reclaim)).
     pub(crate) fn watch(&mut self, now_ms: f64, max_credit_ms: f64) -> Vec<(u32, Verdict)> {
         self.watchdog.tick(now_ms, max_credit_ms);
+        // A queue corrupt beyond repair shows again on the next submit, which fails its call.
+        let _ = self.audit();
         let mut busy = vec![false; self.seats.len()];
         for (record, slot) in self.records.iter().zip(self.block.slots.iter()) {
             if record.busy {
@@ -980,6 +1127,15 @@ impl TaskState {
             }
         }
         let mut verdicts = Vec::new();
+        for seat in std::mem::take(&mut self.corrupt_rings) {
+            if self
+                .seats
+                .get(seat as usize)
+                .is_some_and(|s| s.state == SeatState::Live)
+            {
+                verdicts.push((seat, Verdict::Corrupt));
+            }
+        }
         for (seat, cell) in self.block.cells.iter().enumerate() {
             if !self.watchdog.armed(seat) {
                 continue;

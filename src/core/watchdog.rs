@@ -31,6 +31,10 @@ pub enum Verdict {
     Hang,
     /// Nothing running, no beat for [`EXIT_SILENCE_MS`].
     Exit,
+    /// The worker wrote over its completion ring: values no well-formed ring holds (API
+    /// contract B.8). Its completions can no longer be read; it is replaced, and the calls it
+    /// held are taken back by the sweep of its slots.
+    Corrupt,
 }
 
 /// The watchdog's record of one seat.

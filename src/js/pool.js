@@ -318,11 +318,18 @@ export class WorkerPool {
     if (m && m.worker) this.crash(m, 'error', undefined, message);
   }
 
-  /** The watchdog found the worker on `seat` hung (`'hang'`) or gone (`'exit'`). */
+  /**
+   * The watchdog found the worker on `seat` hung (`'hang'`), gone (`'exit'`), or writing over
+   * its completion ring (`'corrupt'`).
+   */
   verdict(seat, reason) {
     const m = this.members.find((x) => x.seat === seat);
     if (m === undefined || m.worker === null) return;
     const task = this.task;
+    if (reason === 'corrupt') {
+      this.crash(m, 'error', undefined, `worker ${m.index} of task ${task.name} wrote values no completion ring can hold into its ring in shared memory and was replaced`);
+      return;
+    }
     const message = reason === 'hang'
       ? `worker ${m.index} of task ${task.name} ran a call without a heartbeat for hangTimeoutMs (${task.config.hangTimeoutMs} ms) and was terminated: a handler is stuck in synchronous code (call ctx.throwIfAborted() in long loops, or raise hangTimeoutMs)`
       : `worker ${m.index} of task ${task.name} stopped beating with nothing running (it called close(), or its thread is gone) and was replaced`;

@@ -767,6 +767,9 @@ function pageTime(startedUs) {
   return t - (((Math.round(t * 1000) >>> 0) - startedUs) >>> 0) / 1000;
 }
 
+/** The watchdog's verdicts (src/wasm/main.rs `watch`). */
+const VERDICTS = { 1: 'hang', 2: 'exit', 3: 'corrupt' };
+
 /** The gauges of a task, in Task.gauged's order. */
 const GAUGES = ['queue.in_flight', 'queue.pending', 'queue.waiting', 'workers.active'];
 
@@ -828,7 +831,7 @@ class WatchdogTimer {
       if (task.disposed || !task.pool.watched()) continue;
       watched = true;
       const v = runtime.core.watch(task.index, now, 2 * this.interval);
-      for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], v[i + 1] === 1 ? 'hang' : 'exit');
+      for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], VERDICTS[v[i + 1]] ?? 'exit');
     }
     if (runtime.events.observed) {
       // Workers start calls without the page: the gauges are looked at on each tick too.

@@ -304,7 +304,8 @@ impl RuntimeCore {
         self.ctl.arm(task, seat);
     }
 
-    /// One watchdog tick: `[seat, verdict, ...]` with verdict 1 for a hang, 2 for an exit.
+    /// One watchdog tick: `[seat, verdict, ...]` with verdict 1 for a hang, 2 for an exit, 3
+    /// for a worker that wrote over its completion ring.
     pub fn watch(&mut self, task: u32, now_ms: f64, max_credit_ms: f64) -> Vec<u32> {
         let verdicts = self
             .ctl
@@ -316,6 +317,7 @@ impl RuntimeCore {
             out.push(match v {
                 Verdict::Hang => 1,
                 Verdict::Exit => 2,
+                Verdict::Corrupt => 3,
             });
         }
         out
