@@ -55,6 +55,17 @@ pub const IDLE_BEAT_MS: u32 = 250;
 /// page's that the slot points at.
 pub const INLINE_BYTES: usize = 192;
 
+/// Seats (cells, completion rings) per worker index: a replacement never shares a cell with
+/// a terminated predecessor that may still be running (a busy worker outlives `terminate()`
+/// by up to 2 s in Chromium, and its seat is quarantined for 3 s), and the seats of a
+/// quarantine do not hold up restarts: a worker restarted every 100 ms needs 30. A task
+/// block has `poolSize * SEATS_PER_WORKER` cells.
+pub const SEATS_PER_WORKER: u32 = 32;
+
+/// The worker index of a completion the page made itself, for a call no worker can be blamed
+/// for (its state word was overwritten too often): no worker is replaced for it.
+pub const NO_WORKER: u32 = u32::MAX;
+
 /// Slots a task may have at most: a work-queue or completion entry packs a slot index
 /// into 16 bits.
 pub const MAX_SLOTS: u32 = 0xFFFF;
@@ -321,13 +332,15 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 62] {
+pub fn constants() -> [(&'static str, u32); 64] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
         ("BEAT_MS", BEAT_MS),
         ("IDLE_BEAT_MS", IDLE_BEAT_MS),
         ("INLINE_BYTES", INLINE_BYTES as u32),
+        ("SEATS_PER_WORKER", SEATS_PER_WORKER),
+        ("NO_WORKER", NO_WORKER),
         ("INLINE_PTR", INLINE_PTR),
         ("MAX_SLOTS", MAX_SLOTS),
         ("SLOT_SIZE", size_of::<Slot>() as u32),

@@ -404,6 +404,27 @@ impl Controller {
         if let Some(t) = self.retired.get_mut(task as usize).and_then(Option::take) {
             self.meter.give(t.footprint);
         }
+        self.compact();
+    }
+
+    /// Shortens the task tables past their last index in use (live or retired) and gives
+    /// back their spare capacity: a page that defines and disposes tasks for ever holds
+    /// tables as long as the most tasks it had at once, and only while it has them.
+    fn compact(&mut self) {
+        let in_use = |tasks: &[Option<TaskState>], retired: &[Option<TaskState>], i: usize| {
+            tasks.get(i).is_some_and(Option::is_some) || retired.get(i).is_some_and(Option::is_some)
+        };
+        let mut len = self.tasks.len().max(self.retired.len());
+        while len > 0 && !in_use(&self.tasks, &self.retired, len - 1) {
+            len -= 1;
+        }
+        self.tasks.truncate(len);
+        self.retired.truncate(len);
+        for table in [&mut self.tasks, &mut self.retired] {
+            if table.capacity() > 2 * table.len() + 4 {
+                table.shrink_to(table.len());
+            }
+        }
     }
 
     /// The runtime's shared-memory occupancy, from the controller's own accounting.
@@ -464,6 +485,9 @@ impl Controller {
         now_ms: f64,
         max_credit_ms: f64,
     ) -> Result<Vec<(u32, Verdict)>, NoSuchTask> {
+        // The completion handed out last is done with: the tick's audit must not find its
+        // call still DONE by a worker that may be gone.
+        self.release();
         Ok(self.task_mut(task)?.watch(now_ms, max_credit_ms))
     }
 

@@ -10,5 +10,8 @@ pub mod watchdog;
 pub use controller::{Controller, NoSuchTask, Occupancy, Poll, SubmitError, TaskShape};
 pub use meter::{Meter, Metered, DEFAULT_CEILING};
 pub use recovery::{backoff_ms, CrashPolicy, Decision, Recovery};
-pub use task::{AttachError, Cancelled, Completion, Invalid, Outcome, SeatGrant, SEATS_PER_WORKER};
+pub use task::{
+    AttachError, Cancelled, Completion, Invalid, Outcome, SeatGrant, MAX_REPAIRS, NO_WORKER,
+    SEATS_PER_WORKER,
+};
 pub use watchdog::{Verdict, EXIT_SILENCE_MS};

@@ -19,11 +19,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Seats (cells, completion rings) per worker index: a replacement never shares a cell with
-/// a terminated predecessor that may still be running (a busy worker outlives `terminate()`
-/// by up to 2 s in Chromium, and its seat is quarantined for 3 s), and the seats of a
-/// quarantine do not hold up restarts: a worker restarted every 100 ms needs 30.
-pub const SEATS_PER_WORKER: u32 = 32;
+pub use atelier_ring::layout::SEATS_PER_WORKER;
 
 /// Where a call's arguments live.
 pub(crate) enum Args {
@@ -48,6 +44,8 @@ struct Record {
     args: Option<Args>,
     /// The call's place in admission order (kept across requeues), for `drop-oldest`.
     admitted: u64,
+    /// How many times this attempt's state word was found overwritten and put right.
+    repairs: u32,
     /// The work-queue position of this generation's entry, once pushed: a consumer moves
     /// `head` past an entry only after trying to claim its call, so a call still pending
     /// behind `head` lost its entry to a worker that wrote over the queue (see `audit`).
@@ -83,6 +81,9 @@ struct Seat {
     read: u32,
     /// A buffer granted for one large result, and its word.
     grant: Option<(Metered, u32)>,
+    /// Since when (and for how many watchdog ticks in a row) the worker has held a call it
+    /// can never finish (see `watch`).
+    suspect: Option<(f64, u32)>,
 }
 
 impl Seat {
@@ -96,9 +97,22 @@ impl Seat {
             arena_word: 0,
             read: 0,
             grant: None,
+            suspect: None,
         }
     }
 }
+
+/// How long, and for how many watchdog ticks in a row, a worker may hold a call it can never
+/// finish before it is replaced: far longer than the few instructions between a worker's
+/// compare-and-swap of a state word and its publication of that change.
+const SUSPECT_MS: f64 = 1000.0;
+
+/// How many times a call's state word may be found overwritten and put right before the call
+/// fails (see `requeue_pending`).
+pub const MAX_REPAIRS: u32 = 2;
+
+pub use atelier_ring::layout::NO_WORKER;
+const SUSPECT_TICKS: u32 = 3;
 
 /// A finished call, as read from its slot and validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +149,9 @@ pub enum Outcome {
 pub enum Invalid {
     /// `res_status` is not a known status.
     Status(u32),
+    /// The call's state word was overwritten more than [`MAX_REPAIRS`] times (the last
+    /// garbage value): it fails instead of being published again.
+    State(u32),
     /// `res_ptr`/`res_len`/`res_end` do not name bytes in the worker's arena (whose read
     /// position the page holds at `read`) or its granted buffer.
     Buffer {
@@ -153,6 +170,11 @@ impl core::fmt::Display for Invalid {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Invalid::Status(s) => write!(f, "unknown result status {s}"),
+            Invalid::State(w) => write!(
+                f,
+                "its state word in shared memory was overwritten {MAX_REPAIRS} times, last with \
+                 {w:#x}: a worker of the task writes into shared memory it does not own"
+            ),
             Invalid::Buffer {
                 ptr,
                 len,
@@ -240,6 +262,9 @@ pub(crate) struct TaskState {
     spent: Vec<Metered>,
     /// Seats whose completion ring was found corrupt, for the next watchdog tick to report.
     corrupt_rings: Vec<u32>,
+    /// Calls whose state word was overwritten once too often, with the last garbage value:
+    /// `poll` fails them.
+    broken: VecDeque<(u32, u32)>,
     /// Calls published again after a worker wrote over the task's shared words (`repair`).
     pub(crate) repaired: u64,
 }
@@ -281,6 +306,7 @@ impl TaskState {
                     settled: false,
                     args: None,
                     admitted: 0,
+                    repairs: 0,
                     pushed: None,
                 })
                 .collect(),
@@ -304,6 +330,7 @@ impl TaskState {
             watchdog: Watchdog::new(block.cells.len(), None),
             spent: Vec::new(),
             corrupt_rings: Vec::new(),
+            broken: VecDeque::new(),
             repaired: 0,
             block,
         }
@@ -416,6 +443,7 @@ impl TaskState {
         record.gen = (record.gen + 1) & layout::STATE_GEN_MASK;
         record.args = Some(args);
         record.pushed = None;
+        record.repairs = 0;
         if attempt == 1 {
             self.admissions += 1;
             record.admitted = self.admissions;
@@ -445,7 +473,9 @@ impl TaskState {
         self.flush()
     }
 
-    /// Pushes the entries the work queue refused so far, in order. The queue holds twice as
+    /// Pushes the entries the work queue refused so far, in order. Never fails once a call is
+    /// admitted: a queue a worker wrote over is repaired (see `requeue_pending`), and what it
+    /// still refuses waits here. The queue holds twice as
     /// many positions as there are slots, but entries of calls that were dropped (or taken by
     /// a worker that stopped before it moved `head`) can sit behind a pending call that no
     /// worker can take yet (every worker at its quota): `skip_stale` cannot pass that call,
@@ -467,26 +497,32 @@ impl TaskState {
                     }
                 }
                 // A worker wrote over the queue's counters: empty it and publish every
-                // pending call again (once; a queue corrupted again at once is reported).
-                Err(PushError::Corrupt(_)) if !repaired => {
+                // pending call again. Once per flush: what a queue corrupted again at once
+                // refuses waits here for the next flush (a submit, a poll, a watchdog tick).
+                Err(PushError::Corrupt(_)) => {
+                    if repaired {
+                        break;
+                    }
                     repaired = true;
                     self.requeue_pending(true);
                 }
-                Err(PushError::Corrupt(_)) => return Err(QueueCorrupt),
                 Err(PushError::Full(_)) if !skipped => {
                     skipped = true;
                     let slots = &self.block.slots;
                     let records = &self.records;
-                    self.block
-                        .queue
-                        .skip_stale(|e| {
-                            let i = entry_slot(e) as usize;
-                            let g = layout::gen(e);
-                            records.get(i).is_some_and(|r| r.busy && r.gen == g)
-                                && slots[i].state.load(Ordering::Relaxed)
-                                    == pack(state::PENDING, 0, g)
-                        })
-                        .map_err(|_| QueueCorrupt)?;
+                    let skip = self.block.queue.skip_stale(|e| {
+                        let i = entry_slot(e) as usize;
+                        let g = layout::gen(e);
+                        records.get(i).is_some_and(|r| r.busy && r.gen == g)
+                            && slots[i].state.load(Ordering::Relaxed) == pack(state::PENDING, 0, g)
+                    });
+                    if skip.is_err() {
+                        if repaired {
+                            break;
+                        }
+                        repaired = true;
+                        self.requeue_pending(true);
+                    }
                 }
                 Err(PushError::Full(_)) => break,
             }
@@ -538,6 +574,23 @@ impl TaskState {
         for i in garbage_settled {
             self.free_slot(i);
         }
+        // A call whose state word keeps being overwritten (a handler that writes over its own
+        // slot would otherwise run for ever) fails.
+        lost.retain(|&(_, i, rewrite)| {
+            if !rewrite {
+                return true;
+            }
+            let record = &mut self.records[i as usize];
+            record.repairs += 1;
+            if record.repairs <= MAX_REPAIRS {
+                return true;
+            }
+            let word = self.block.slots[i as usize].state.load(Ordering::Relaxed);
+            if !self.broken.iter().any(|b| b.0 == i) {
+                self.broken.push_back((i, word));
+            }
+            false
+        });
         lost.sort_unstable();
         for &(_, i, rewrite) in &lost {
             let record = &mut self.records[i as usize];
@@ -576,6 +629,13 @@ impl TaskState {
         lost.len() as u32
     }
 
+    /// The live seat whose owner id is `owner`.
+    fn live_seat(&self, owner: u32) -> Option<usize> {
+        self.seats
+            .iter()
+            .position(|s| s.state == SeatState::Live && s.owner == owner)
+    }
+
     /// Whether `owner` is the owner id of one of the task's live or quarantined seats.
     fn owns(&self, owner: u32) -> bool {
         self.seats
@@ -600,7 +660,15 @@ impl TaskState {
     /// consumers passed (a worker wrote over the queue), and garbage state words, are
     /// published again. Cheap when nothing is wrong: one pass over the slots.
     fn audit(&mut self) -> Result<(), QueueCorrupt> {
-        if self.requeue_pending(false) > 0 {
+        // The queue's tail is the page's: a worker that moved it back hides pending calls
+        // from the others; one that moved it on shows them stale entries.
+        let tail = self.block.queue.tail_word();
+        if tail.load(Ordering::Relaxed) != self.tail {
+            // Release: as `WorkQueue::push`'s store of the tail.
+            tail.store(self.tail, Ordering::Release);
+            self.ring_work_bell()?;
+        }
+        if self.requeue_pending(false) > 0 || !self.unpublished.is_empty() {
             self.flush()?;
             self.ring_work_bell()?;
         }
@@ -633,6 +701,10 @@ impl TaskState {
         cell.arena_cap.store(arena.capacity(), Ordering::Relaxed);
         cell.arena_read.store(0, Ordering::Relaxed);
         cell.req_ptr.store(0, Ordering::Relaxed);
+        // The ring starts empty at 0, as the seat's `head` below (a worker may have written
+        // over a free seat's counters).
+        cell.ring_head.store(0, Ordering::Relaxed);
+        cell.ring_tail.store(0, Ordering::Relaxed);
         cell.owner.store(owner, Ordering::Release);
         let s = &mut self.seats[seat as usize];
         *s = Seat {
@@ -643,6 +715,7 @@ impl TaskState {
             arena_word,
             read: 0,
             grant: None,
+            suspect: None,
         };
         Ok(SeatGrant { seat, owner })
     }
@@ -691,6 +764,28 @@ impl TaskState {
 
     /// Takes the next finished call of the task, validated.
     pub(crate) fn poll(&mut self) -> Option<(Completion, Current)> {
+        while let Some((index, word)) = self.broken.pop_front() {
+            let record = &self.records[index as usize];
+            if !record.busy || record.settled {
+                continue;
+            }
+            // No worker can be named: the page cannot tell which one wrote the garbage.
+            let done = Completion {
+                call_id: record.call_id,
+                outcome: Outcome::Invalid(Invalid::State(word)),
+                ptr: 0,
+                len: 0,
+                worker: NO_WORKER,
+                attempt: record.attempt,
+                started: 0,
+            };
+            let current = Current {
+                seat: u32::MAX,
+                slot: index,
+                space: Space::Invalid,
+            };
+            return Some((done, current));
+        }
         if !self.unpublished.is_empty() && self.flush().is_ok() {
             // Entries that went out now may be for sleeping workers.
             let _ = self.ring_work_bell();
@@ -1118,15 +1213,72 @@ impl TaskState {
         // A queue corrupt beyond repair shows again on the next submit, which fails its call.
         let _ = self.audit();
         let mut busy = vec![false; self.seats.len()];
+        let mut running = vec![0u32; self.seats.len()];
+        let mut done = vec![false; self.seats.len()];
         for (record, slot) in self.records.iter().zip(self.block.slots.iter()) {
             if record.busy {
                 // Relaxed: advisory; the state word is only compared.
-                if let Some(seat) = self.runner(slot.state.load(Ordering::Relaxed)) {
+                let now = slot.state.load(Ordering::Relaxed);
+                if let Some(seat) = self.runner(now) {
                     busy[seat] = true;
+                    if layout::gen(now) == record.gen {
+                        running[seat] += 1;
+                    }
+                } else if layout::kind(now) == state::DONE && layout::gen(now) == record.gen {
+                    if let Some(seat) = self.live_seat(layout::owner(now)) {
+                        done[seat] = true;
+                    }
                 }
             }
         }
+        // The words of each live worker's cell that the page owns, restored from its own
+        // copies: a worker that wrote over them (API contract B.8) cannot make an honest one
+        // wait for ever (for arena room, for ring room) or stop taking calls.
+        for (seat, s) in self.seats.iter().enumerate() {
+            if s.state != SeatState::Live {
+                continue;
+            }
+            let cell = &self.block.cells[seat];
+            // Release (both): as the page's own stores of these words (`release`, `pop_ring`).
+            if cell.arena_read.load(Ordering::Relaxed) != s.read {
+                cell.arena_read.store(s.read, Ordering::Release);
+            }
+            if cell.ring_head.load(Ordering::Relaxed) != s.head {
+                cell.ring_head.store(s.head, Ordering::Release);
+            }
+            let quota = self.quota(seat as u32 / SEATS_PER_WORKER);
+            // Relaxed: see `attach`.
+            if cell.quota.load(Ordering::Relaxed) != quota {
+                cell.quota.store(quota, Ordering::Relaxed);
+            }
+        }
         let mut verdicts = Vec::new();
+        // A worker that holds a call it can never finish (API contract B.8): a call it
+        // finished whose entry is not on its ring, though the page has read every entry the
+        // worker pushed (a worker wrote over the ring), or more running calls than the worker
+        // says it runs (a worker wrote another owner into a state word). Such calls are taken
+        // back when the worker is replaced.
+        for (seat, s) in self.seats.iter_mut().enumerate() {
+            if s.state != SeatState::Live {
+                s.suspect = None;
+                continue;
+            }
+            let cell = &self.block.cells[seat];
+            // Relaxed (both): advisory, and seen held over several ticks.
+            let ring_read = cell.ring_tail.load(Ordering::Relaxed) == s.head;
+            let says = cell.running.load(Ordering::Relaxed);
+            if (done[seat] && ring_read) || running[seat] > says {
+                let (since, ticks) = s.suspect.unwrap_or((now_ms, 0));
+                if ticks + 1 >= SUSPECT_TICKS && now_ms - since >= SUSPECT_MS {
+                    s.suspect = None;
+                    verdicts.push((seat as u32, Verdict::Corrupt));
+                } else {
+                    s.suspect = Some((since, ticks + 1));
+                }
+            } else {
+                s.suspect = None;
+            }
+        }
         for seat in std::mem::take(&mut self.corrupt_rings) {
             if self
                 .seats

@@ -31,8 +31,8 @@ pub enum Verdict {
     Hang,
     /// Nothing running, no beat for [`EXIT_SILENCE_MS`].
     Exit,
-    /// The worker wrote over its completion ring: values no well-formed ring holds (API
-    /// contract B.8). Its completions can no longer be read; it is replaced, and the calls it
+    /// The worker wrote over its completion ring (values no well-formed ring holds), or
+    /// holds calls it can never finish (API contract B.8). It is replaced, and the calls it
     /// held are taken back by the sweep of its slots.
     Corrupt,
 }

@@ -587,7 +587,11 @@ class Runtime {
     if (call === undefined) return; // already settled (crash, dispose): the slot is released anyway
     this.end(id, call);
     if (outcome === 2) {
-      const message = `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote an invalid result for ${call.method}(): ${this.core.invalidReason()}`;
+      // (A call whose own state word a worker kept overwriting is failed by the page, which
+      // cannot tell which worker wrote it: NO_WORKER, and no worker is replaced.)
+      const worker = out[base + OUT_WORKER];
+      const who = worker === L.NO_WORKER ? `a call of task ${task.name}, ${call.method}(),` : `worker ${worker} of task ${task.name} wrote an invalid result for ${call.method}():`;
+      const message = `${who} ${this.core.invalidReason()}`;
       call.reject(new Error(message));
       // A worker that writes garbage into shared memory is replaced.
       task.pool.corrupt(out[base + OUT_WORKER], message);
@@ -833,6 +837,9 @@ class WatchdogTimer {
       const v = runtime.core.watch(task.index, now, 2 * this.interval);
       for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], VERDICTS[v[i + 1]] ?? 'exit');
     }
+    // The tick may have found calls to fail or to publish again (src/core/task.rs `audit`):
+    // the pump settles them.
+    if (watched && runtime.calls.size > 0) runtime.wakePump();
     if (runtime.events.observed) {
       // Workers start calls without the page: the gauges are looked at on each tick too.
       for (const task of runtime.tasks) if (!task.disposed) task.gauges();

@@ -50,14 +50,18 @@ export class Port {
     this.ringEntries = (info.rings >>> 2) + seat * info.ringCap;
     this.records = (info.results >>> 2) + seat * info.ringCap * L.RESULT_WORDS;
     this.ringMask = info.ringCap - 1;
-    this.ringTail = Atomics.load(u32, this.cell + (L.CELL_RING_TAIL >>> 2));
-    this.ringHeadCache = this.ringTail;
+    // A fresh seat's ring and arena start at 0 (the page's attach sets them so). They are
+    // not read back: another worker may have written over them since (API contract B.8), and
+    // a position taken from garbage would leave this worker waiting for ever for room.
+    this.ringTail = 0;
+    this.ringHeadCache = 0;
+    Atomics.store(u32, this.cell + (L.CELL_RING_TAIL >>> 2), 0);
     this.arenaBase = Atomics.load(u32, this.cell + (L.CELL_ARENA_BASE >>> 2));
     this.arenaCap = Atomics.load(u32, this.cell + (L.CELL_ARENA_CAP >>> 2));
     if (this.arenaCap === 0 || (this.arenaCap & (this.arenaCap - 1)) !== 0 || this.arenaBase + this.arenaCap > views.cover(this.arenaBase + this.arenaCap).u8.length) {
       throw new Error(`seat ${seat} has no usable arena`);
     }
-    this.write = Atomics.load(u32, this.cell + (L.CELL_ARENA_READ >>> 2));
+    this.write = 0;
     this.doneSeq = (info.doneBell + L.BELL_SEQ) >>> 2;
     this.doneSleepers = (info.doneBell + L.BELL_SLEEPERS) >>> 2;
     this.running = 0;

@@ -116,12 +116,16 @@ impl<'a> WorkerPort<'a> {
             block,
             seat,
             owner,
-            ring: Producer::new(words, cell.ring_tail.load(Ordering::Relaxed)),
+            // A fresh seat's ring and arena start at 0 (the page's attach sets them so); they
+            // are not read back, since another worker may have written over them since.
+            ring: Producer::new(words, 0),
             arena_base,
             arena_cap,
-            write: cell.arena_read.load(Ordering::Acquire),
+            write: 0,
             running: Vec::new(),
         };
+        // Relaxed: the page reads the ring's tail with Acquire after entries are pushed.
+        cell.ring_tail.store(0, Ordering::Relaxed);
         port.set_phase(worker_state::IDLE);
         Ok(port)
     }
