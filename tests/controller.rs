@@ -3,29 +3,17 @@
 //! result is not the argument by accident), and workers that stop for ever at chosen points,
 //! as a terminated Web Worker does.
 
+mod common;
+
 use atelier::core::{Cancelled, Controller, Outcome, Poll, TaskShape};
-use atelier_ring::layout::{self, cancel, state, status, INLINE_BYTES, INLINE_PTR};
-use atelier_ring::{addr, TaskBlock};
+use atelier_ring::layout::{self, cancel, state, status, INLINE_BYTES};
+use atelier_ring::TaskBlock;
 use atelier_workers::{Claim, Completed, Take, WorkerPort};
+use common::args_of;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-
-/// The argument bytes of a claimed call.
-fn args_of(block: &TaskBlock, c: Claim) -> Vec<u8> {
-    let slot = &block.slots[c.slot as usize];
-    let len = slot.arg_len.load(Ordering::Relaxed);
-    let ptr = slot.arg_ptr.load(Ordering::Relaxed);
-    let src = if ptr == INLINE_PTR {
-        slot.inline_ptr()
-    } else {
-        assert!(addr::holds(ptr, len));
-        addr::from_word(ptr)
-    };
-    // SAFETY: the page wrote `len` bytes there before publishing the slot.
-    unsafe { std::slice::from_raw_parts(src, len as usize) }.to_vec()
-}
 
 fn reversed(mut v: Vec<u8>) -> Vec<u8> {
     v.reverse();

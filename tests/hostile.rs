@@ -12,10 +12,12 @@
 //! the task beside it is untouched: every one of its calls returns its own result; and once
 //! both tasks are removed, the shared bytes in use are back where they started.
 
+mod common;
+
 use atelier::core::{Controller, Outcome, Poll, TaskShape, SEATS_PER_WORKER};
-use atelier_ring::layout::INLINE_PTR;
-use atelier_ring::{addr, TaskBlock};
-use atelier_workers::{Claim, Take, WorkerPort};
+use atelier_ring::TaskBlock;
+use atelier_workers::{Take, WorkerPort};
+use common::args_of;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::collections::{BTreeMap, HashMap};
@@ -262,23 +264,6 @@ fn attach<'a>(
     }
 }
 
-/// The argument bytes of a claimed call of the task beside the hostile one.
-fn args_of(block: &TaskBlock, c: Claim) -> Vec<u8> {
-    let slot = &block.slots[c.slot as usize];
-    let len = slot.arg_len.load(Ordering::Relaxed);
-    let ptr = slot.arg_ptr.load(Ordering::Relaxed);
-    let src = if ptr == INLINE_PTR {
-        slot.inline_ptr()
-    } else {
-        assert!(addr::holds(ptr, len));
-        addr::from_word(ptr)
-    };
-    // SAFETY: the page wrote `len` bytes there before publishing the slot.
-    let mut v = unsafe { std::slice::from_raw_parts(src, len as usize) }.to_vec();
-    v.reverse();
-    v
-}
-
 /// Worker `index` takes one call and completes it: with its arguments reversed on the task
 /// beside the hostile one, with `len` bytes on the hostile task (whose arguments' words are
 /// garbage). A worker that finds its queue or ring corrupt stops (its run loop throws, and
@@ -302,7 +287,9 @@ fn work(
     let bytes: Vec<u8> = if side.hostile {
         (0..len).map(|k| k as u8).collect()
     } else {
-        args_of(block, claim)
+        let mut v = args_of(block, claim);
+        v.reverse();
+        v
     };
     if port
         .complete(claim, atelier_ring::layout::status::OK, &bytes)

@@ -307,6 +307,18 @@ fn timed_out(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
+/// Answers a request that is refused before it was read whole, and closes the connection.
+fn refuse(
+    out: &mut TcpStream,
+    service: &dyn Service,
+    limits: &Limits,
+    status: u16,
+    message: String,
+) {
+    let deadline = Instant::now() + limits.write_timeout;
+    let _ = write_reply(out, service.refuse(status, message), false, false, deadline);
+}
+
 fn serve_connection(stream: TcpStream, service: &dyn Service, limits: &Limits) {
     let _ = stream.set_nodelay(true);
     let Ok(write_half) = stream.try_clone() else {
@@ -322,15 +334,7 @@ fn serve_connection(stream: TcpStream, service: &dyn Service, limits: &Limits) {
             Ok(h) => h,
             Err(ReadError::Closed) => return,
             Err(ReadError::Reply(status, msg)) => {
-                let deadline = Instant::now() + limits.write_timeout;
-                let _ = write_reply(
-                    &mut writer,
-                    service.refuse(status, msg),
-                    false,
-                    false,
-                    deadline,
-                );
-                return;
+                return refuse(&mut writer, service, limits, status, msg);
             }
         };
         let (head, keep_alive, started) = head;
@@ -373,15 +377,7 @@ fn serve_connection(stream: TcpStream, service: &dyn Service, limits: &Limits) {
             Ok(b) => b,
             Err(ReadError::Closed) => return,
             Err(ReadError::Reply(status, msg)) => {
-                let deadline = Instant::now() + limits.write_timeout;
-                let _ = write_reply(
-                    &mut writer,
-                    service.refuse(status, msg),
-                    false,
-                    false,
-                    deadline,
-                );
-                return;
+                return refuse(&mut writer, service, limits, status, msg);
             }
         };
         let reply = service.handle(Request { head, body });

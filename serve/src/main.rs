@@ -167,6 +167,19 @@ fn warn_if_public(host: &str) {
     }
 }
 
+/// What `build` and `demo` need installed (rust-src, the wasm-bindgen CLI), then the build.
+fn setup_and_build(repo: &Repo) -> Result<(), String> {
+    let out = setup::setup(Needs {
+        rust_src: true,
+        wasm_bindgen: true,
+        ..Needs::NONE
+    });
+    if let Some(e) = out.errors.first() {
+        return Err(e.clone());
+    }
+    build::build(repo)
+}
+
 fn run(args: &[String]) -> Result<bool, String> {
     let Some(command) = args.first().map(String::as_str) else {
         print!("{HELP}");
@@ -208,15 +221,7 @@ fn run(args: &[String]) -> Result<bool, String> {
             }
             let repo = Repo::locate()?;
             let t = Instant::now();
-            let out = setup::setup(Needs {
-                rust_src: true,
-                wasm_bindgen: true,
-                ..Needs::NONE
-            });
-            if let Some(e) = out.errors.first() {
-                return Err(e.clone());
-            }
-            build::build(&repo)?;
+            setup_and_build(&repo)?;
             println!(
                 "build done ({}): the package is in {}",
                 fmt_duration(t.elapsed()),
@@ -238,15 +243,7 @@ fn run(args: &[String]) -> Result<bool, String> {
         "demo" => {
             let (host, port) = server_options(rest, 8787)?;
             let repo = Repo::locate()?;
-            let out = setup::setup(Needs {
-                rust_src: true,
-                wasm_bindgen: true,
-                ..Needs::NONE
-            });
-            if let Some(e) = out.errors.first() {
-                return Err(e.clone());
-            }
-            build::build(&repo)?;
+            setup_and_build(&repo)?;
             warn_if_public(&host);
             let server = serve(repo.root(), &host, port)?;
             let demo = "/tests/browser/demo.html";

@@ -11,7 +11,7 @@ use super::recovery::Recovery;
 use super::watchdog::{Verdict, Watchdog};
 use atelier_ring::arena::{self, ARENA_DEFAULT};
 use atelier_ring::layout::{
-    self, cancel, entry, entry_slot, pack, result, state, INLINE_BYTES, INLINE_PTR,
+    self, cancel, entry, entry_slot, pack, result, state, Slot, INLINE_BYTES, INLINE_PTR,
     STATE_OWNER_MASK,
 };
 use atelier_ring::{addr, doorbell, Consumer, PushError, SpscPopError, TaskBlock};
@@ -100,6 +100,18 @@ impl Seat {
             suspect: None,
         }
     }
+}
+
+/// Writes a pending call's envelope into its slot: the words a worker reads after it claims
+/// the call. Relaxed: the caller publishes them with its Release store of the state word.
+fn write_envelope(slot: &Slot, call_id: u32, attempt: u32, args: (u32, u32), timed: bool) {
+    slot.call_id.store(call_id, Ordering::Relaxed);
+    slot.attempt.store(attempt, Ordering::Relaxed);
+    slot.cancel.store(cancel::NONE, Ordering::Relaxed);
+    slot.arg_ptr.store(args.0, Ordering::Relaxed);
+    slot.arg_len.store(args.1, Ordering::Relaxed);
+    let flags = if timed { layout::call_flags::TIMED } else { 0 };
+    slot.flags.store(flags, Ordering::Relaxed);
 }
 
 /// How long, and for how many watchdog ticks in a row, a worker may hold a call it can never
@@ -449,19 +461,9 @@ impl TaskState {
             record.admitted = self.admissions;
         }
         let gen = record.gen;
-        // Relaxed: published by the Release store of PENDING below (and the queue's
-        // Release publish of the entry).
-        slot.call_id.store(call_id, Ordering::Relaxed);
-        slot.attempt.store(attempt, Ordering::Relaxed);
-        slot.cancel.store(cancel::NONE, Ordering::Relaxed);
-        slot.arg_ptr.store(arg_ptr, Ordering::Relaxed);
-        slot.arg_len.store(arg_len, Ordering::Relaxed);
-        let flags = if self.timed {
-            layout::call_flags::TIMED
-        } else {
-            0
-        };
-        slot.flags.store(flags, Ordering::Relaxed);
+        // Published by the Release store of PENDING below (and the queue's Release publish
+        // of the entry).
+        write_envelope(slot, call_id, attempt, (arg_ptr, arg_len), self.timed);
         slot.state
             .store(pack(state::PENDING, 0, gen), Ordering::Release);
         self.push_entry(entry(index, gen))
@@ -604,17 +606,8 @@ impl TaskState {
                     }
                     _ => (INLINE_PTR, 0),
                 };
-                // Relaxed: published by the Release store of PENDING below.
-                slot.call_id.store(record.call_id, Ordering::Relaxed);
-                slot.attempt.store(record.attempt, Ordering::Relaxed);
-                slot.arg_ptr.store(ptr, Ordering::Relaxed);
-                slot.arg_len.store(len, Ordering::Relaxed);
-                let flags = if self.timed {
-                    layout::call_flags::TIMED
-                } else {
-                    0
-                };
-                slot.flags.store(flags, Ordering::Relaxed);
+                // Published by the Release store of PENDING below.
+                write_envelope(slot, record.call_id, record.attempt, (ptr, len), self.timed);
             }
             // Release: the envelope above happens-before a worker's Acquire claim. A worker
             // that still held the call under the overwritten word cannot complete it now (its

@@ -1,0 +1,14 @@
+// The seeded generator of the stress pages (chaos, kill, hostile): mulberry32, small and
+// good enough to draw plans from; the same seed draws the same plan on any machine.
+
+/** A generator of floats in [0, 1) from `seed`. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
