@@ -2,7 +2,8 @@
 //! slowloris (a head sent a byte at a time, a stalled head, a silent connection),
 //! oversized heads and bodies, encoded path traversal, a foreign `Host` (DNS
 //! rebinding), cross-site reports, 200 clients at once and a full connection table.
-//! After each attack it must still serve a normal page with the isolation headers.
+//! After each attack it must still serve a normal page and the demo page with the isolation
+//! headers.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -39,6 +40,8 @@ fn fixture(name: &str, limits: Limits) -> Fixture {
     };
     write(&dir.join("secret.txt"), "TOP-SECRET");
     write(&root.join("page.html"), "<!doctype html><p>page");
+    // The demo page, as the repository has it: what a newcomer opens first.
+    write(&root.join(DEMO), &demo());
     write(&root.join("dir/a.js"), "export {};");
     let server = serve_with(&root, &root.join("target/pkg"), "127.0.0.1", 0, limits).unwrap();
     Fixture { dir, server }
@@ -132,7 +135,15 @@ fn assert_isolated(r: &Resp, what: &str) {
     }
 }
 
-/// The page is still served, isolated.
+/// The demo page, relative to the repository root.
+const DEMO: &str = "tests/browser/demo.html";
+
+fn demo() -> String {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::read_to_string(repo.join(DEMO)).expect("the repository's demo page")
+}
+
+/// The page and the demo are still served, isolated.
 fn assert_serves(addr: SocketAddr, after: &str) {
     let r = get(addr, "/page.html");
     assert_eq!(
@@ -140,6 +151,10 @@ fn assert_serves(addr: SocketAddr, after: &str) {
         (200, "<!doctype html><p>page"),
         "after {after}"
     );
+    assert_isolated(&r, after);
+    let r = get(addr, &format!("/{DEMO}"));
+    assert_eq!(r.status, 200, "the demo after {after}");
+    assert_eq!(r.body, demo(), "the demo after {after}");
     assert_isolated(&r, after);
 }
 
