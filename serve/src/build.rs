@@ -50,6 +50,16 @@ pub fn build(repo: &Repo) -> Result<(), String> {
     copy_js(repo)?;
     write_package_json(repo)?;
     write_bare_package(repo)?;
+    let t = step_start("package size (JS and wasm; budget: serve/src/size.rs)");
+    let report = crate::size::measure(&pkg_dir(repo)?)?;
+    let (text, within) = report.render();
+    for line in text.lines() {
+        println!("    {line}");
+    }
+    if !within {
+        return Err(format!("the package is over its size budget:\n{text}"));
+    }
+    step_end(t, "within the budget");
     let t = step_start("check: the wasm memory is shared");
     let wasm = bound_wasm(repo);
     let mem = check_shared_memory(&wasm)?;
