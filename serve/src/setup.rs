@@ -41,6 +41,8 @@ pub struct Needs {
     pub npm: bool,
     /// The types check's npm packages (`tests/types/node_modules`: TypeScript).
     pub types: bool,
+    /// The Vite example's npm packages (`examples/vite/node_modules`: Vite).
+    pub examples: bool,
 }
 
 impl Needs {
@@ -52,6 +54,7 @@ impl Needs {
         wasm_bindgen: true,
         npm: true,
         types: true,
+        examples: true,
     };
     /// Nothing.
     pub const NONE: Needs = Needs {
@@ -61,6 +64,7 @@ impl Needs {
         wasm_bindgen: false,
         npm: false,
         types: false,
+        examples: false,
     };
 }
 
@@ -114,6 +118,15 @@ pub fn setup(needs: Needs) -> Outcome {
             "tests/types",
             "the types check (tests/types/: TypeScript)",
             "the types stage",
+        ) {
+            out.errors.push(e);
+        }
+    }
+    if needs.examples {
+        if let Err(e) = npm_packages(
+            "examples/vite",
+            "the Vite example (examples/vite/: Vite)",
+            "the Vite example's build",
         ) {
             out.errors.push(e);
         }

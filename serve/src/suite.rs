@@ -571,6 +571,66 @@ pub fn print_page_failure(run: &PageRun) {
     println!("  ---");
 }
 
+/// Packs target/pkg as npm would publish it, installs the tarball into examples/vite (without
+/// saving it: the example's package.json stays as a user's would before installing), and
+/// builds the example into examples/vite/dist, which tests/browser/examples.html opens.
+fn build_vite_example(repo: &Repo) -> Result<(), String> {
+    let dir = repo.path("examples/vite");
+    let vite = dir.join("node_modules/vite/bin/vite.js");
+    if !vite.is_file() {
+        return Err(format!(
+            "{} is missing: `npm ci` in examples/vite/ did not run or failed (see setup above)",
+            vite.display()
+        ));
+    }
+    let target = repo.path("target");
+    let mut pack = Command::new("npm");
+    pack.current_dir(repo.path("target/pkg"))
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&target);
+    println!("    $ (cd target/pkg && {})", describe(&pack));
+    let c = crate::process::run_quiet(&mut pack)?;
+    let tarball = c
+        .text
+        .lines()
+        .rev()
+        .find(|l| l.trim().ends_with(".tgz"))
+        .map(str::trim);
+    let (true, Some(tarball)) = (c.success, tarball) else {
+        return Err(format!(
+            "npm pack failed ({}):\n{}",
+            exit_text(c.code),
+            c.text
+        ));
+    };
+    let mut install = Command::new("npm");
+    install
+        .current_dir(&dir)
+        .args(["install", "--no-save", "--no-audit", "--no-fund"])
+        .arg(target.join(tarball));
+    println!("    $ (cd examples/vite && {})", describe(&install));
+    let c = crate::process::run_quiet(&mut install)?;
+    if !c.success {
+        return Err(format!(
+            "installing {tarball} failed ({}):\n{}",
+            exit_text(c.code),
+            c.text
+        ));
+    }
+    let mut build = Command::new("node");
+    build.current_dir(&dir).arg(&vite).arg("build");
+    println!("    $ (cd examples/vite && {})", describe(&build));
+    let c = crate::process::run_quiet(&mut build)?;
+    if !c.success {
+        return Err(format!(
+            "vite build failed ({}):\n{}",
+            exit_text(c.code),
+            c.text
+        ));
+    }
+    Ok(())
+}
+
 fn browser(repo: &Repo, arg: Option<&str>, page_query: &str) -> Outcome {
     let pages = browser_pages(repo, arg);
     if pages.is_empty() {
@@ -588,6 +648,24 @@ fn browser(repo: &Repo, arg: Option<&str>, page_query: &str) -> Outcome {
     };
     println!("    {} page(s), served at {}", pages.len(), server.url("/"));
     let (mut passed, mut failed) = (0u64, 0u64);
+    // The examples page runs the Vite example's build: the package as users install it.
+    if pages
+        .iter()
+        .any(|p| short_name(p).starts_with("examples.html"))
+    {
+        match build_vite_example(repo) {
+            Ok(()) => {
+                println!(
+                    "  ok   examples/vite: npm pack of target/pkg installs, and vite build builds"
+                );
+                passed += 1;
+            }
+            Err(e) => {
+                println!("  FAIL examples/vite: {e}");
+                failed += 1;
+            }
+        }
+    }
     // `ATELIER_PAGE_QUERY=kills=10000` (or `cargo atelier test kill --kills 10000`) hands
     // every page a query string: the long versions of the seeded stress pages read their
     // sizes from it.
@@ -741,6 +819,7 @@ pub fn run(repo: &Repo, filter: Option<&str>, page_query: &str) -> bool {
         wasm_bindgen: runs(Stage::Build),
         npm: runs(Stage::Bench),
         types: runs(Stage::Types),
+        examples: runs(Stage::Browser),
     };
     let setup = if needs == Needs::NONE {
         setup::Outcome::default()
