@@ -44,13 +44,16 @@ async function run(seed, { cancel = false } = {}) {
   const stripes = Array.from({ length: STRIPES }, (_, i) => px.slice(i * rows * SIZE, (i + 1) * rows * SIZE));
   const t0 = performance.now();
   const key = `blur-${seed}`;
-  const calls = stripes.map((s) => blur.with({ key }).boxBlur(s, SIZE, RADIUS));
+  // The cancelled run blurs wider, so that its stripes are still running when it is
+  // cancelled (a stripe that finished first keeps its result).
+  const radius = cancel ? 4 * RADIUS : RADIUS;
+  const calls = stripes.map((s) => blur.with({ key }).boxBlur(s, SIZE, radius));
   if (cancel) runtime.abortTaskController.abort(key);
   const settled = await Promise.allSettled(calls);
   const ms = performance.now() - t0;
   if (cancel) {
     const names = settled.map((r) => (r.status === 'rejected' ? r.reason.name : 'ok'));
-    return { cancelled: names.filter((n) => n === 'AbortError').length, names };
+    return { cancelled: names.filter((n) => n === 'AbortError').length, finished: names.filter((n) => n === 'ok').length, names };
   }
   const out = new Uint8ClampedArray(SIZE * SIZE);
   let same = 0;
@@ -68,7 +71,7 @@ async function show(seed, options) {
   try {
     const r = await run(seed, options);
     status.textContent = r.cancelled !== undefined
-      ? `cancelled: ${r.cancelled} of ${STRIPES} stripes rejected with AbortError`
+      ? `cancelled: ${r.cancelled} of ${STRIPES} stripes rejected with AbortError${r.finished ? ` (${r.finished} had finished first)` : ''}`
       : `blurred ${r.stripes} stripes on ${blur.getState().poolSize} workers in ${r.ms.toFixed(1)} ms; ${r.same} of ${r.stripes} match the page's own blur`;
     return r;
   } catch (error) {
