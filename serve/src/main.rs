@@ -8,7 +8,7 @@ use std::time::Instant;
 use atelier_serve::process::fmt_duration;
 use atelier_serve::repo::Repo;
 use atelier_serve::report::{Event, Report};
-use atelier_serve::server::{serve, ServerHandle};
+use atelier_serve::server::{serve, ServerHandle, PLAYGROUND};
 use atelier_serve::setup::{self, Needs};
 use atelier_serve::term::clean;
 use atelier_serve::{bench, build, suite};
@@ -31,7 +31,8 @@ Commands:
                         127.0.0.1:8787; --port 0 picks a free port). /pkg/ is target/pkg/.
                         Reports from pages opened by hand are printed here.
   demo [--port N] [--host H]
-                        setup, build, then serve and print the demo URL.
+                        setup, build, then serve and print the playground's URL
+                        (examples/playground/).
   test [FILTER] [--NAME VALUE...]
                         setup, then every stage: native, loom, miri, js, build, browser
                         (tests/browser/*.html but demo.html, and serve/tests/pages/*.html;
@@ -246,13 +247,12 @@ fn run(args: &[String]) -> Result<bool, String> {
             setup_and_build(&repo)?;
             warn_if_public(&host);
             let server = serve(repo.root(), &host, port)?;
-            let demo = "/tests/browser/demo.html";
-            if !repo.path("tests/browser/demo.html").is_file() {
-                println!("note: tests/browser/demo.html does not exist yet; the index lists what there is");
+            if !repo.path(PLAYGROUND).is_file() {
+                println!("note: {PLAYGROUND} does not exist; the index lists what there is");
             }
-            let url = public_url(&server, demo);
+            let url = public_url(&server, &format!("/{PLAYGROUND}"));
             let bar = "=".repeat(url.len() + 8);
-            println!("\n{bar}\n    {url}\n{bar}\nOpen the demo at the URL above (Ctrl-C stops the server).\n");
+            println!("\n{bar}\n    {url}\n{bar}\nOpen the playground at the URL above (Ctrl-C stops the server).\n");
             println!("Serving {}", public_url(&server, "/"));
             print_events_forever(&server)
         }

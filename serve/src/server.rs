@@ -437,12 +437,17 @@ fn html_files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The playground `cargo atelier demo` opens, relative to the repository root.
+pub const PLAYGROUND: &str = "examples/playground/index.html";
+
 fn index_page(root: &Path) -> String {
     let mut body = String::from(
         "<!doctype html><meta charset=utf-8><title>Atelier</title>\n<h1>Atelier</h1>\n",
     );
-    if root.join("tests/browser/demo.html").is_file() {
-        body.push_str("<p><a href=\"/tests/browser/demo.html\"><b>The demo</b></a></p>\n");
+    if root.join(PLAYGROUND).is_file() {
+        body.push_str(&format!(
+            "<p><a href=\"/{PLAYGROUND}\"><b>The playground</b></a></p>\n"
+        ));
     }
     for (title, dir) in [
         ("Browser tests", "tests/browser"),

@@ -41,7 +41,8 @@ pub struct Needs {
     pub npm: bool,
     /// The types check's npm packages (`tests/types/node_modules`: TypeScript).
     pub types: bool,
-    /// The Vite example's npm packages (`examples/vite/node_modules`: Vite).
+    /// The npm packages of the examples' checks: Vite (`examples/vite/`) and puppeteer-core
+    /// for the playground's screenshots (`tests/screenshots/`).
     pub examples: bool,
 }
 
@@ -123,12 +124,21 @@ pub fn setup(needs: Needs) -> Outcome {
         }
     }
     if needs.examples {
-        if let Err(e) = npm_packages(
-            "examples/vite",
-            "the Vite example (examples/vite/: Vite)",
-            "the Vite example's build",
-        ) {
-            out.errors.push(e);
+        for (rel, what, who) in [
+            (
+                "examples/vite",
+                "the Vite example (examples/vite/: Vite)",
+                "the Vite example's build",
+            ),
+            (
+                "tests/screenshots",
+                "the playground's screenshots (tests/screenshots/: puppeteer-core)",
+                "the playground's screenshots",
+            ),
+        ] {
+            if let Err(e) = npm_packages(rel, what, who) {
+                out.errors.push(e);
+            }
         }
     }
     out

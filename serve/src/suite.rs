@@ -701,7 +701,64 @@ fn browser(repo: &Repo, arg: Option<&str>, page_query: &str) -> Outcome {
         passed += run.passed() as u64;
         failed += run.failed() as u64;
     }
+    // The playground's tour in pictures, for people: target/playground/*.png.
+    if pages.iter().any(|p| short_name(p) == "playground.html") {
+        let url = server.url(&format!("/{}", crate::server::PLAYGROUND));
+        match playground_screenshots(repo, &chromium, &url) {
+            Ok(files) => {
+                println!("  ok   playground screenshots: {}", files.join(", "));
+                passed += 1;
+            }
+            Err(e) => {
+                println!("  FAIL playground screenshots: {e}");
+                failed += 1;
+            }
+        }
+    }
     ran(passed, failed)
+}
+
+/// Runs tests/screenshots/playground.mjs (puppeteer-core on this Chromium) against the
+/// served playground; returns the files it wrote under target/playground/.
+fn playground_screenshots(
+    repo: &Repo,
+    chromium: &std::path::Path,
+    url: &str,
+) -> Result<Vec<String>, String> {
+    let script = repo.path("tests/screenshots/playground.mjs");
+    if !repo
+        .path("tests/screenshots/node_modules/puppeteer-core")
+        .is_dir()
+    {
+        return Err("tests/screenshots/node_modules/puppeteer-core is missing: `npm ci` in tests/screenshots/ did not run or failed (see setup above)".into());
+    }
+    let out = repo.path("target/playground");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo.root())
+        .arg(&script)
+        .arg(url)
+        .arg(chromium)
+        .arg(&out);
+    println!("    $ {}", describe(&cmd));
+    let c = crate::process::run_quiet(&mut cmd)?;
+    if !c.success {
+        return Err(format!(
+            "{} ({}):\n{}",
+            script.display(),
+            exit_text(c.code),
+            c.text
+        ));
+    }
+    let root = repo.root().display().to_string();
+    Ok(c.text
+        .lines()
+        .filter(|l| l.ends_with(".png"))
+        .map(|l| {
+            l.trim_start_matches(&root)
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .collect())
 }
 
 /// The page of the `bench` stage.
