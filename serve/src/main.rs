@@ -35,7 +35,7 @@ Commands:
                         (examples/playground/).
   test [FILTER] [--NAME VALUE...]
                         setup, then every stage: native, loom, miri, js, build, browser
-                        (tests/browser/*.html but demo.html, and serve/tests/pages/*.html;
+                        (tests/browser/*.html and serve/tests/pages/*.html;
                         *.noniso.html pages load through /__noniso/, not isolated), bench
                         (the benchmark suite in smoke mode: each benchmark that yields
                         valid statistics is a passed test; timings are never asserted).

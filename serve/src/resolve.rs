@@ -69,7 +69,7 @@ pub fn decode_segments(path: &str) -> Result<Vec<String>, Refusal> {
     if !path.starts_with('/') {
         return Err(refuse(
             400,
-            format!("request path {path:?} does not start with '/': request an absolute path such as /tests/browser/demo.html"),
+            format!("request path {path:?} does not start with '/': request an absolute path such as /examples/playground/index.html"),
         ));
     }
     let mut segments = Vec::new();

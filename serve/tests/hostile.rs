@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use atelier_serve::http::Limits;
 use atelier_serve::report::Event;
-use atelier_serve::server::{serve_with, ServerHandle, MAX_REPORT_BYTES};
+use atelier_serve::server::{serve_with, ServerHandle, MAX_REPORT_BYTES, PLAYGROUND};
 
 /// Short timeouts, so the slow clients are cut off within the test's time.
 const TIMEOUT: Duration = Duration::from_millis(800);
@@ -40,7 +40,7 @@ fn fixture(name: &str, limits: Limits) -> Fixture {
     };
     write(&dir.join("secret.txt"), "TOP-SECRET");
     write(&root.join("page.html"), "<!doctype html><p>page");
-    // The demo page, as the repository has it: what a newcomer opens first.
+    // The playground, as the repository has it: what a newcomer opens first.
     write(&root.join(DEMO), &demo());
     write(&root.join("dir/a.js"), "export {};");
     let server = serve_with(&root, &root.join("target/pkg"), "127.0.0.1", 0, limits).unwrap();
@@ -135,8 +135,8 @@ fn assert_isolated(r: &Resp, what: &str) {
     }
 }
 
-/// The demo page, relative to the repository root.
-const DEMO: &str = "tests/browser/demo.html";
+/// The page `cargo atelier demo` opens, relative to the repository root.
+const DEMO: &str = PLAYGROUND;
 
 fn demo() -> String {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

@@ -46,7 +46,7 @@ fn fixture(name: &str) -> Fixture {
         ("blob.bin", "bin"),
         ("dir/inner.txt", "inner"),
         (".hidden", "hidden"),
-        ("tests/browser/demo.html", "demo"),
+        ("examples/playground/index.html", "playground"),
         ("tests/browser/one.html", "one"),
         ("target/pkg/atelier_wasm.js", "// the package"),
     ] {
@@ -247,12 +247,12 @@ fn head_sends_headers_without_a_body() {
 }
 
 #[test]
-fn index_lists_demo_and_test_pages() {
+fn index_lists_the_playground_and_test_pages() {
     let f = fixture("index");
     let r = get(&f, "/");
     assert_eq!(r.status, 200);
     assert!(
-        r.body.contains("href=\"/tests/browser/demo.html\""),
+        r.body.contains("href=\"/examples/playground/index.html\""),
         "{}",
         r.body
     );
