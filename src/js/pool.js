@@ -170,7 +170,10 @@ export class WorkerPool {
     }
     const release = () => {
       if (task.disposed || task.runtime.coreFreed) return;
-      // False while completions recovered from the seat still wait for the pump.
+      // Completions recovered from the seat are read first: the pump runs only while calls
+      // are outstanding, and these may all belong to calls settled already.
+      task.runtime.settleAll(task);
+      // False while completions recovered from the seat still wait to be read.
       if (!core.releaseSeat(task.index, seat)) {
         task.runtime.wakePump();
         setTimeout(release, QUARANTINE_MS);

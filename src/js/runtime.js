@@ -560,14 +560,11 @@ class Runtime {
       if (task.outstanding === 0) {
         if (!this.lingering.has(task)) continue;
         // Only cancelled calls' handlers still run: read (and discard) their completions.
-        while (core.poll(task.index)) this.settle(task);
+        this.settleAll(task);
         if (core.inFlight(task.index) === 0) this.lingering.delete(task);
         continue;
       }
-      while (core.poll(task.index)) {
-        settled++;
-        this.settle(task);
-      }
+      settled += this.settleAll(task);
       // Every slot holds a call and more wait in the page: the workers will soon run out of
       // pending calls, and the page must be there to refill the slots.
       if (core.waiting(task.index) > 0) hungry = true;
@@ -576,6 +573,16 @@ class Runtime {
     }
     this.hungry = hungry;
     return settled;
+  }
+
+  /** Settles every completion of `task` there is to read now; returns how many. */
+  settleAll(task) {
+    let n = 0;
+    while (this.core.poll(task.index)) {
+      n++;
+      this.settle(task);
+    }
+    return n;
   }
 
   settle(task) {
