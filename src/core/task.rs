@@ -118,13 +118,13 @@ fn write_envelope(slot: &Slot, call_id: u32, attempt: u32, args: (u32, u32), tim
 /// finish before it is replaced: far longer than the few instructions between a worker's
 /// compare-and-swap of a state word and its publication of that change.
 const SUSPECT_MS: f64 = 1000.0;
+const SUSPECT_TICKS: u32 = 3;
 
 /// How many times a call's state word may be found overwritten and put right before the call
-/// fails (see `requeue_pending`).
+/// fails (see `requeue_pending`): the next overwrite fails it.
 pub const MAX_REPAIRS: u32 = 2;
 
 pub use atelier_ring::layout::NO_WORKER;
-const SUSPECT_TICKS: u32 = 3;
 
 /// A finished call, as read from its slot and validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,8 +184,9 @@ impl core::fmt::Display for Invalid {
             Invalid::Status(s) => write!(f, "unknown result status {s}"),
             Invalid::State(w) => write!(
                 f,
-                "its state word in shared memory was overwritten {MAX_REPAIRS} times, last with \
-                 {w:#x}: a worker of the task writes into shared memory it does not own"
+                "its state word in shared memory was overwritten {} times, last with {w:#x}: a \
+                 worker of the task writes into shared memory it does not own",
+                MAX_REPAIRS + 1
             ),
             Invalid::Buffer {
                 ptr,
@@ -277,8 +278,6 @@ pub(crate) struct TaskState {
     /// Calls whose state word was overwritten once too often, with the last garbage value:
     /// `poll` fails them.
     broken: VecDeque<(u32, u32)>,
-    /// Calls published again after a worker wrote over the task's shared words (`repair`).
-    pub(crate) repaired: u64,
 }
 
 /// Argument buffers a task keeps for reuse until the controller takes them.
@@ -343,7 +342,6 @@ impl TaskState {
             spent: Vec::new(),
             corrupt_rings: Vec::new(),
             broken: VecDeque::new(),
-            repaired: 0,
             block,
         }
     }
@@ -618,7 +616,6 @@ impl TaskState {
             record.pushed = None;
             self.unpublished.push_back(entry(i, gen));
         }
-        self.repaired += lost.len() as u64;
         lost.len() as u32
     }
 
