@@ -12,7 +12,7 @@
 use super::meter::{Meter, Metered};
 use super::recovery::{CrashPolicy, Decision, Recovery};
 use super::task::{
-    Args, AttachError, Cancelled, Completion, Current, Outcome, QueueCorrupt, SeatGrant, TaskState,
+    Args, AttachError, Cancelled, Completion, Current, Outcome, SeatGrant, TaskState,
     SEATS_PER_WORKER,
 };
 use super::watchdog::Verdict;
@@ -43,14 +43,6 @@ pub enum SubmitError {
     NoSuchTask(u32),
     /// The length is more than the staging buffer holds (reserve first).
     TooLong(u32),
-    /// The work queue's words are corrupt (a worker wrote over them).
-    QueueCorrupt,
-}
-
-impl From<QueueCorrupt> for SubmitError {
-    fn from(_: QueueCorrupt) -> Self {
-        SubmitError::QueueCorrupt
-    }
 }
 
 /// What [`Controller::poll`] found.
@@ -270,10 +262,10 @@ impl Controller {
                 Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) },
                 None => &[],
             };
-            t.admit_small(call_id, small)?;
+            t.admit_small(call_id, small);
         } else {
             let buf = self.staging.take().ok_or(SubmitError::TooLong(len))?;
-            t.admit(call_id, Args::Heap(buf, len))?;
+            t.admit(call_id, Args::Heap(buf, len));
         }
         Ok(call_id)
     }
@@ -305,8 +297,7 @@ impl Controller {
         };
         let mut spent = None;
         if let Ok(t) = self.task_mut(task) {
-            // A corrupt work queue is noticed again on the next submit.
-            let _ = t.release(current);
+            t.release(current);
             spent = t.take_spent();
         }
         if let Some(buf) = spent {
@@ -331,12 +322,9 @@ impl Controller {
     }
 
     /// Cancels call `call_id` of `task` with cancellation code `code` (`layout::cancel`).
-    pub fn cancel(&mut self, task: u32, call_id: u32, code: u32) -> Result<Cancelled, SubmitError> {
+    pub fn cancel(&mut self, task: u32, call_id: u32, code: u32) -> Result<Cancelled, NoSuchTask> {
         self.release();
-        let t = self
-            .task_mut(task)
-            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
-        Ok(t.cancel(call_id, code)?)
+        Ok(self.task_mut(task)?.cancel(call_id, code))
     }
 
     /// Gives worker `index` of `task` a seat (cell, completion ring, arena) and an owner id.
@@ -351,27 +339,16 @@ impl Controller {
     /// Declares the worker on `seat` dead (crashed, hung, terminated, stopped): calls it was
     /// running are requeued (`requeue`) or failed (their ids are returned), everything else
     /// it held is taken back. The seat stays quarantined until [`release_seat`](Self::release_seat).
-    pub fn reclaim(
-        &mut self,
-        task: u32,
-        seat: u32,
-        requeue: bool,
-    ) -> Result<Vec<u32>, SubmitError> {
+    pub fn reclaim(&mut self, task: u32, seat: u32, requeue: bool) -> Result<Vec<u32>, NoSuchTask> {
         self.release();
-        let t = self
-            .task_mut(task)
-            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
-        Ok(t.reclaim(seat, requeue)?)
+        Ok(self.task_mut(task)?.reclaim(seat, requeue))
     }
 
     /// Ends a seat's quarantine (see [`TaskState::release_seat`]): false while completions
     /// recovered from it are still to be polled.
-    pub fn release_seat(&mut self, task: u32, seat: u32) -> Result<bool, SubmitError> {
+    pub fn release_seat(&mut self, task: u32, seat: u32) -> Result<bool, NoSuchTask> {
         self.release();
-        let t = self
-            .task_mut(task)
-            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
-        Ok(t.release_seat(seat)?)
+        Ok(self.task_mut(task)?.release_seat(seat))
     }
 
     /// Whether the seat waits for `release_seat`.
@@ -510,11 +487,8 @@ impl Controller {
 
     /// Drops `task`'s oldest pending call (`queuePolicy: 'drop-oldest'`): returns its id, or
     /// None when no call is pending.
-    pub fn drop_oldest(&mut self, task: u32) -> Result<Option<u32>, SubmitError> {
+    pub fn drop_oldest(&mut self, task: u32) -> Result<Option<u32>, NoSuchTask> {
         self.release();
-        let t = self
-            .task_mut(task)
-            .map_err(|e| SubmitError::NoSuchTask(e.0))?;
-        Ok(t.drop_oldest()?)
+        Ok(self.task_mut(task)?.drop_oldest())
     }
 }

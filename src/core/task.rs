@@ -234,10 +234,6 @@ pub struct SeatGrant {
     pub owner: u32,
 }
 
-/// Why the work queue could not take a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueCorrupt;
-
 pub(crate) struct TaskState {
     pub(crate) block: Arc<TaskBlock>,
     records: Vec<Record>,
@@ -378,10 +374,10 @@ impl TaskState {
 
     /// Admits a call whose arguments fit a slot: straight into a free slot when nobody
     /// waits (the common case: no copy beyond the one into the slot), else to wait in the page.
-    pub(crate) fn admit_small(&mut self, call_id: u32, bytes: &[u8]) -> Result<(), QueueCorrupt> {
+    pub(crate) fn admit_small(&mut self, call_id: u32, bytes: &[u8]) {
         if self.waiting.is_empty() {
             if let Some(index) = self.free.pop() {
-                self.publish(index, call_id, 1, Args::Bytes(Vec::new()), bytes)?;
+                self.publish(index, call_id, 1, Args::Bytes(Vec::new()), bytes);
                 return self.ring_work_bell();
             }
         }
@@ -389,46 +385,37 @@ impl TaskState {
     }
 
     /// Admits a call: onto a free slot, or to wait in the page for one.
-    pub(crate) fn admit(&mut self, call_id: u32, args: Args) -> Result<(), QueueCorrupt> {
+    pub(crate) fn admit(&mut self, call_id: u32, args: Args) {
         self.waiting.push_back(Waiting { call_id, args });
         self.start_waiting()
     }
 
     /// Moves waiting calls onto free slots.
-    fn start_waiting(&mut self) -> Result<(), QueueCorrupt> {
+    fn start_waiting(&mut self) {
         let mut any = false;
         while !self.free.is_empty() {
             let Some(call) = self.waiting.pop_front() else {
                 break;
             };
             let index = self.free.pop().unwrap_or_default();
-            self.publish(index, call.call_id, 1, call.args, &[])?;
+            self.publish(index, call.call_id, 1, call.args, &[]);
             any = true;
         }
         if any {
-            self.ring_work_bell()?;
+            self.ring_work_bell();
         }
-        Ok(())
     }
 
-    fn ring_work_bell(&self) -> Result<(), QueueCorrupt> {
+    fn ring_work_bell(&self) {
         if self.block.work_bell.ring() {
             doorbell::notify(&self.block.work_bell, u32::MAX);
         }
-        Ok(())
     }
 
     /// Writes a call's envelope into slot `index` (FREE, owned by the page) and publishes
     /// it as a new generation. Small arguments come as `Args::Bytes` (a waiting call's) or,
     /// with an empty vector, as `staged` (straight from the staging buffer).
-    fn publish(
-        &mut self,
-        index: u32,
-        call_id: u32,
-        attempt: u32,
-        args: Args,
-        staged: &[u8],
-    ) -> Result<(), QueueCorrupt> {
+    fn publish(&mut self, index: u32, call_id: u32, attempt: u32, args: Args, staged: &[u8]) {
         let slot = &self.block.slots[index as usize];
         let record = &mut self.records[index as usize];
         let (args, arg_ptr, arg_len) = match args {
@@ -468,7 +455,7 @@ impl TaskState {
     }
 
     /// Publishes an entry on the work queue, after the entries it refused so far.
-    fn push_entry(&mut self, e: u32) -> Result<(), QueueCorrupt> {
+    fn push_entry(&mut self, e: u32) {
         self.unpublished.push_back(e);
         self.flush()
     }
@@ -482,7 +469,7 @@ impl TaskState {
     /// and the queue stays full until a worker takes it. Such entries wait here, in order,
     /// and go out on the next submit, poll or release: a worker at its quota frees room by
     /// completing a call, which the page then polls, so no timer is needed.
-    pub(crate) fn flush(&mut self) -> Result<(), QueueCorrupt> {
+    pub(crate) fn flush(&mut self) {
         let mut skipped = false;
         let mut repaired = false;
         while let Some(&e) = self.unpublished.front() {
@@ -527,7 +514,6 @@ impl TaskState {
                 Err(PushError::Full(_)) => break,
             }
         }
-        Ok(())
     }
 
     /// Publishes again, in admission order, the calls that are pending (every one when
@@ -637,32 +623,31 @@ impl TaskState {
     /// (API contract B.8): the work queue is emptied and every pending call published again,
     /// as are calls whose state word no worker of the task could have written. The page
     /// calls it whenever it declares a worker dead. Returns how many calls it published again.
-    pub(crate) fn repair(&mut self) -> Result<u32, QueueCorrupt> {
+    pub(crate) fn repair(&mut self) -> u32 {
         let n = self.requeue_pending(true);
-        self.flush()?;
+        self.flush();
         if n > 0 {
-            self.ring_work_bell()?;
+            self.ring_work_bell();
         }
-        Ok(n)
+        n
     }
 
     /// The watchdog tick's check of the work queue: calls still pending whose entry the
     /// consumers passed (a worker wrote over the queue), and garbage state words, are
     /// published again. Cheap when nothing is wrong: one pass over the slots.
-    fn audit(&mut self) -> Result<(), QueueCorrupt> {
+    fn audit(&mut self) {
         // The queue's tail is the page's: a worker that moved it back hides pending calls
         // from the others; one that moved it on shows them stale entries.
         let tail = self.block.queue.tail_word();
         if tail.load(Ordering::Relaxed) != self.tail {
             // Release: as `WorkQueue::push`'s store of the tail.
             tail.store(self.tail, Ordering::Release);
-            self.ring_work_bell()?;
+            self.ring_work_bell();
         }
         if self.requeue_pending(false) > 0 || !self.unpublished.is_empty() {
-            self.flush()?;
-            self.ring_work_bell()?;
+            self.flush();
+            self.ring_work_bell();
         }
-        Ok(())
     }
 
     /// The share of `maxInFlight` for worker `index`.
@@ -776,9 +761,10 @@ impl TaskState {
             };
             return Some((done, current));
         }
-        if !self.unpublished.is_empty() && self.flush().is_ok() {
+        if !self.unpublished.is_empty() {
+            self.flush();
             // Entries that went out now may be for sleeping workers.
-            let _ = self.ring_work_bell();
+            self.ring_work_bell();
         }
         while let Some((seat, e, pos)) = self.recovered.pop_front() {
             if let Some(done) = self.read_completion(seat, e, pos) {
@@ -886,8 +872,7 @@ impl TaskState {
         };
         if settled {
             self.discarded += 1;
-            // A corrupt queue is noticed again on the next submit.
-            let _ = self.release(current);
+            self.release(current);
             return None;
         }
         let outcome = match (status, located) {
@@ -921,7 +906,7 @@ impl TaskState {
 
     /// Releases a completion handed out by `poll`: the worker's arena (or grant), the slot,
     /// and starts waiting calls on it.
-    pub(crate) fn release(&mut self, current: Current) -> Result<(), QueueCorrupt> {
+    pub(crate) fn release(&mut self, current: Current) {
         let Current { seat, slot, space } = current;
         if let Some(s) = self.seats.get_mut(seat as usize) {
             let cell = &self.block.cells[seat as usize];
@@ -966,12 +951,12 @@ impl TaskState {
     }
 
     /// Cancels a call: drops it if it has not started, flags it and abandons it if it runs.
-    pub(crate) fn cancel(&mut self, call_id: u32, code: u32) -> Result<Cancelled, QueueCorrupt> {
+    pub(crate) fn cancel(&mut self, call_id: u32, code: u32) -> Cancelled {
         // A scan rather than an index: cancelling is rare, and an index would cost every call
         // an insert and a removal.
         if let Some(at) = self.waiting.iter().position(|w| w.call_id == call_id) {
             self.waiting.remove(at);
-            return Ok(Cancelled::Dropped);
+            return Cancelled::Dropped;
         }
         let Some(index) = self
             .records
@@ -979,11 +964,11 @@ impl TaskState {
             .position(|r| r.busy && r.call_id == call_id)
             .map(|i| i as u32)
         else {
-            return Ok(Cancelled::Unknown);
+            return Cancelled::Unknown;
         };
         let record = &mut self.records[index as usize];
         if record.settled {
-            return Ok(Cancelled::Unknown);
+            return Cancelled::Unknown;
         }
         let gen = record.gen;
         let slot = &self.block.slots[index as usize];
@@ -997,8 +982,8 @@ impl TaskState {
         ) {
             Ok(_) => {
                 self.free_slot(index);
-                self.start_waiting()?;
-                Ok(Cancelled::Dropped)
+                self.start_waiting();
+                Cancelled::Dropped
             }
             Err(now) => {
                 record.settled = true;
@@ -1014,7 +999,7 @@ impl TaskState {
                         Ordering::Relaxed,
                     );
                 }
-                Ok(Cancelled::Running)
+                Cancelled::Running
             }
         }
     }
@@ -1023,12 +1008,12 @@ impl TaskState {
     /// running are requeued (`requeue`, with their next attempt) or failed (their ids are
     /// returned); completions it published but the page has not read are kept. The seat is
     /// quarantined until [`release_seat`](Self::release_seat).
-    pub(crate) fn reclaim(&mut self, seat: u32, requeue: bool) -> Result<Vec<u32>, QueueCorrupt> {
+    pub(crate) fn reclaim(&mut self, seat: u32, requeue: bool) -> Vec<u32> {
         let Some(s) = self.seats.get_mut(seat as usize) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         if s.state != SeatState::Live {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         s.state = SeatState::Quarantined;
         self.watchdog.disarm(seat as usize);
@@ -1037,17 +1022,17 @@ impl TaskState {
         self.block.cells[seat as usize]
             .quota
             .store(0, Ordering::Relaxed);
-        let failed = self.sweep(seat, requeue)?;
+        let failed = self.sweep(seat, requeue);
         // Whatever else the dead worker may have written over is put back in order.
-        self.repair()?;
-        Ok(failed)
+        self.repair();
+        failed
     }
 
     /// Takes back what the worker on `seat` held: the completions it published go to
     /// `recovered` (read by `poll`), its running calls are requeued or failed, its abandoned
     /// ones freed. A call it moved to DONE but never pushed on its ring (it died in between)
     /// counts as running: its result is not trusted without its record.
-    fn sweep(&mut self, seat: u32, requeue: bool) -> Result<Vec<u32>, QueueCorrupt> {
+    fn sweep(&mut self, seat: u32, requeue: bool) -> Vec<u32> {
         let mut published = Vec::new();
         while let Some((e, pos)) = self.pop_ring(seat as usize) {
             published.push(e);
@@ -1094,7 +1079,7 @@ impl TaskState {
             if requeue && !settled {
                 let (call_id, attempt) = (record.call_id, record.attempt + 1);
                 if let Some(args) = record.args.take() {
-                    self.publish(index, call_id, attempt, args, &[])?;
+                    self.publish(index, call_id, attempt, args, &[]);
                     self.requeued += 1;
                     requeued = true;
                 }
@@ -1106,10 +1091,10 @@ impl TaskState {
             self.free_slot(index);
         }
         if requeued {
-            self.ring_work_bell()?;
+            self.ring_work_bell();
         }
-        self.start_waiting()?;
-        Ok(failed)
+        self.start_waiting();
+        failed
     }
 
     /// Ends a seat's quarantine: sweeps it once more (a terminated thread may have claimed
@@ -1119,14 +1104,14 @@ impl TaskState {
     ///
     /// Returns false (and keeps the seat) while completions recovered from it are still to be
     /// read by `poll`: call again after the next drain.
-    pub(crate) fn release_seat(&mut self, seat: u32) -> Result<bool, QueueCorrupt> {
+    pub(crate) fn release_seat(&mut self, seat: u32) -> bool {
         match self.seats.get(seat as usize) {
             Some(s) if s.state == SeatState::Quarantined => {}
-            _ => return Ok(true),
+            _ => return true,
         }
-        self.sweep(seat, true)?;
+        self.sweep(seat, true);
         if self.recovered.iter().any(|r| r.0 == seat) {
-            return Ok(false);
+            return false;
         }
         let cell = &self.block.cells[seat as usize];
         for w in [
@@ -1149,7 +1134,7 @@ impl TaskState {
         cell.ring_head.store(0, Ordering::Relaxed);
         cell.ring_tail.store(0, Ordering::Relaxed);
         self.seats[seat as usize] = Seat::free();
-        Ok(true)
+        true
     }
 
     /// Whether the seat waits for `release_seat`.
@@ -1200,8 +1185,7 @@ impl TaskState {
     /// (the page then declares its worker dead with [`reclaim`](Self::reclaim)).
     pub(crate) fn watch(&mut self, now_ms: f64, max_credit_ms: f64) -> Vec<(u32, Verdict)> {
         self.watchdog.tick(now_ms, max_credit_ms);
-        // A queue corrupt beyond repair shows again on the next submit, which fails its call.
-        let _ = self.audit();
+        self.audit();
         let mut busy = vec![false; self.seats.len()];
         let mut running = vec![0u32; self.seats.len()];
         let mut done = vec![false; self.seats.len()];
@@ -1315,9 +1299,9 @@ impl TaskState {
 
     /// Drops the oldest pending call (`queuePolicy: 'drop-oldest'`); returns its id, or None
     /// when no call is pending (every slot holds a running call).
-    pub(crate) fn drop_oldest(&mut self) -> Result<Option<u32>, QueueCorrupt> {
+    pub(crate) fn drop_oldest(&mut self) -> Option<u32> {
         loop {
-            let oldest = self
+            let index = self
                 .records
                 .iter()
                 .zip(self.block.slots.iter())
@@ -1329,10 +1313,7 @@ impl TaskState {
                         && layout::kind(s.state.load(Ordering::Relaxed)) == state::PENDING
                 })
                 .min_by_key(|(_, (r, _))| r.admitted)
-                .map(|(i, _)| i);
-            let Some(index) = oldest else {
-                return Ok(None);
-            };
+                .map(|(i, _)| i)?;
             let (gen, call_id) = (self.records[index].gen, self.records[index].call_id);
             // Acquire on success: the envelope is the page's own again.
             if self.block.slots[index]
@@ -1346,7 +1327,7 @@ impl TaskState {
                 .is_ok()
             {
                 self.free_slot(index as u32);
-                return Ok(Some(call_id));
+                return Some(call_id);
             }
             // A worker claimed it just now: look again.
         }

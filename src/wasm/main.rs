@@ -35,9 +35,6 @@ fn submit_error(e: SubmitError) -> JsError {
         SubmitError::TooLong(n) => JsError::new(&format!(
             "internal: {n} bytes submitted beyond the staging buffer"
         )),
-        SubmitError::QueueCorrupt => JsError::new(
-            "the task's work queue in shared memory is corrupt (code in a worker wrote over it)",
-        ),
     }
 }
 
@@ -145,7 +142,9 @@ impl RuntimeCore {
     /// Declares the worker on `seat` dead; returns the ids of the calls that fail with it
     /// (none when `requeue`).
     pub fn reclaim(&mut self, task: u32, seat: u32, requeue: bool) -> Result<Vec<u32>, JsError> {
-        self.ctl.reclaim(task, seat, requeue).map_err(submit_error)
+        self.ctl
+            .reclaim(task, seat, requeue)
+            .map_err(|e| submit_error(SubmitError::NoSuchTask(e.0)))
     }
 
     /// Ends a seat's quarantine; false while completions recovered from it wait to be polled.
@@ -345,7 +344,7 @@ impl RuntimeCore {
         Ok(self
             .ctl
             .drop_oldest(task)
-            .map_err(submit_error)?
+            .map_err(|e| submit_error(SubmitError::NoSuchTask(e.0)))?
             .unwrap_or(0))
     }
 }
