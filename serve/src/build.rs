@@ -164,7 +164,7 @@ fn bindgen(repo: &Repo) -> Result<(), String> {
 }
 
 /// The package's `package.json`: its name, version (the workspace's) and `exports` map (the
-/// main and worker entries, each with its types).
+/// main and worker entries, each with its types, and the isolation service worker).
 pub fn package_json() -> String {
     format!(
         r#"{{
@@ -175,7 +175,8 @@ pub fn package_json() -> String {
   "type": "module",
   "exports": {{
     ".": {{ "types": "./index.d.ts", "default": "./index.js" }},
-    "./worker": {{ "types": "./worker.d.ts", "default": "./worker.js" }}
+    "./worker": {{ "types": "./worker.d.ts", "default": "./worker.js" }},
+    "./isolate-sw.js": "./isolate-sw.js"
   }},
   "types": "./index.d.ts",
   "files": ["*.js", "*.d.ts", "*.wasm"]
@@ -190,7 +191,7 @@ fn write_package_json(repo: &Repo) -> Result<(), String> {
     let path = pkg_dir(repo)?.join("package.json");
     std::fs::write(&path, package_json())
         .map_err(|e| format!("cannot write {} ({e})", path.display()))?;
-    step_end(t, "exports . and ./worker, with types");
+    step_end(t, "exports . and ./worker, with types, and ./isolate-sw.js");
     Ok(())
 }
 

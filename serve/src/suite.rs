@@ -358,8 +358,9 @@ fn build_stage(repo: &Repo) -> Outcome {
 }
 
 /// Files the built package must hold (besides the wasm-bindgen glue).
-const PACKAGE_FILES: [&str; 6] = [
+const PACKAGE_FILES: [&str; 7] = [
     "package.json",
+    "isolate-sw.js",
     "index.js",
     "index.d.ts",
     "worker.js",
@@ -418,7 +419,7 @@ fn types(repo: &Repo) -> Outcome {
                 .filter(|f| !c.text.contains(&format!("\"path\": \"{f}\"")))
                 .collect();
             if missing.is_empty() {
-                println!("  ok   npm pack: the package holds its entries, types and wasm");
+                println!("  ok   npm pack: the package holds its entries, types, wasm and isolate-sw.js");
                 passed += 1;
             } else {
                 println!("  FAIL npm pack: the package lacks {}", missing.join(", "));

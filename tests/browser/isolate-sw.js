@@ -1,0 +1,1 @@
+../../src/js/isolate-sw.js
