@@ -8,6 +8,8 @@
 //! - the `wasm-bindgen` CLI at exactly the version `Cargo.lock` pins for the
 //!   `wasm-bindgen` crate (a CLI of another version cannot bind the module),
 //! - the types check's npm packages (`npm ci` in `tests/types/`, for TypeScript),
+//! - for the examples' checks: Vite (`examples/vite/`), puppeteer-core (`tests/puppeteer/`),
+//!   and Debian's nginx and caddy when missing (the deployment guide's recipes),
 //! - the benchmarks' npm packages (`npm ci` in `benches/`, for Comlink) when
 //!   `benches/node_modules` is missing or older than `benches/package-lock.json`.
 //!
@@ -41,8 +43,8 @@ pub struct Needs {
     pub npm: bool,
     /// The types check's npm packages (`tests/types/node_modules`: TypeScript).
     pub types: bool,
-    /// The npm packages of the examples' checks: Vite (`examples/vite/`) and puppeteer-core
-    /// for the playground's screenshots (`tests/screenshots/`).
+    /// What the examples' checks need: Vite (`examples/vite/`), puppeteer-core for the
+    /// playground's screenshots and the servers' checks (`tests/puppeteer/`), nginx and Caddy.
     pub examples: bool,
 }
 
@@ -124,6 +126,9 @@ pub fn setup(needs: Needs) -> Outcome {
         }
     }
     if needs.examples {
+        if let Err(e) = recipe_servers() {
+            out.errors.push(e);
+        }
         for (rel, what, who) in [
             (
                 "examples/vite",
@@ -131,9 +136,9 @@ pub fn setup(needs: Needs) -> Outcome {
                 "the Vite example's build",
             ),
             (
-                "tests/screenshots",
-                "the playground's screenshots (tests/screenshots/: puppeteer-core)",
-                "the playground's screenshots",
+                "tests/puppeteer",
+                "the playground's screenshots and the servers' checks (tests/puppeteer/: puppeteer-core)",
+                "the playground's screenshots and the servers' checks",
             ),
         ] {
             if let Err(e) = npm_packages(rel, what, who) {
@@ -222,7 +227,9 @@ fn miri() -> Result<(), String> {
 
 static APT_UPDATED: AtomicBool = AtomicBool::new(false);
 
-fn apt_install(package: &str) -> Result<(), String> {
+/// `apt-get install`s `package` (after one `apt-get update` per run); `or` is the other fix
+/// an error names.
+fn apt_install(package: &str, or: &str) -> Result<(), String> {
     if !APT_UPDATED.swap(true, Ordering::SeqCst) {
         let mut update = Command::new("apt-get");
         update
@@ -247,11 +254,35 @@ fn apt_install(package: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{}` failed ({}): install {package} by hand, or set $CHROMIUM to a Chromium binary",
+            "`{}` failed ({}): install {package} by hand, or {or}",
             describe(&install),
             exit_text(c.code)
         ))
     }
+}
+
+/// The web servers whose recipes in docs/deploying.md `tests/puppeteer/servers.mjs` runs:
+/// (Debian package, binary).
+pub const RECIPE_SERVERS: [(&str, &str); 2] =
+    [("nginx", "/usr/sbin/nginx"), ("caddy", "/usr/bin/caddy")];
+
+/// nginx and Caddy, from Debian's packages when missing (their services are not started:
+/// the test runs each in the foreground on a free port).
+fn recipe_servers() -> Result<(), String> {
+    let t = step_start("nginx and Caddy (the deployment guide's recipes)");
+    let mut found = Vec::new();
+    for (package, binary) in RECIPE_SERVERS {
+        if !Path::new(binary).is_file() {
+            println!("    {binary} not found: installing Debian's {package} package");
+            apt_install(
+                package,
+                "skip the examples' server checks with a page filter that leaves out examples.html",
+            )?;
+        }
+        found.push(binary);
+    }
+    step_end(t, &format!("found {}", found.join(", ")));
+    Ok(())
 }
 
 fn chromium() -> Result<(), String> {
@@ -261,7 +292,7 @@ fn chromium() -> Result<(), String> {
         return Ok(());
     }
     println!("    not found ($CHROMIUM, $CHROME, $CHROME_PATH, /usr/bin/chromium, PATH, Playwright's cache): installing Debian's chromium package");
-    apt_install("chromium")?;
+    apt_install("chromium", "set $CHROMIUM to a Chromium binary")?;
     match locate_chromium()? {
         Some(p) => {
             step_end(t, &format!("installed {}", p.display()));

@@ -5,7 +5,9 @@
 //! `types` (`tsc` on the example app in `tests/types/` against the built package, and
 //! `npm pack`), `browser`
 //! (each `tests/browser/*.html` except `demo.html`, and `serve/tests/pages/*.html`,
-//! in its own headless Chromium; `*.noniso.html` pages through `/__noniso/`), `bench`
+//! in its own headless Chromium; `*.noniso.html` pages through `/__noniso/`; with
+//! `examples.html`, the Vite example's build from the packed package and the deployment
+//! guide's servers, `tests/puppeteer/servers.mjs`), `bench`
 //! (the benchmark suite `benches/browser/suite.html` in smoke mode: tiny counts; each
 //! benchmark that yields valid statistics is a passed test, timings are never asserted).
 //! A failing stage does not stop the others.
@@ -419,7 +421,9 @@ fn types(repo: &Repo) -> Outcome {
                 .filter(|f| !c.text.contains(&format!("\"path\": \"{f}\"")))
                 .collect();
             if missing.is_empty() {
-                println!("  ok   npm pack: the package holds its entries, types, wasm and isolate-sw.js");
+                println!(
+                    "  ok   npm pack: the package holds its entries, types, wasm and isolate-sw.js"
+                );
                 passed += 1;
             } else {
                 println!("  FAIL npm pack: the package lacks {}", missing.join(", "));
@@ -660,6 +664,9 @@ fn browser(repo: &Repo, arg: Option<&str>, page_query: &str) -> Outcome {
                     "  ok   examples/vite: npm pack of target/pkg installs, and vite build builds"
                 );
                 passed += 1;
+                let (p, f) = recipe_servers(repo, &chromium);
+                passed += p;
+                failed += f;
             }
             Err(e) => {
                 println!("  FAIL examples/vite: {e}");
@@ -719,19 +726,56 @@ fn browser(repo: &Repo, arg: Option<&str>, page_query: &str) -> Outcome {
     ran(passed, failed)
 }
 
-/// Runs tests/screenshots/playground.mjs (puppeteer-core on this Chromium) against the
+/// Runs tests/puppeteer/servers.mjs: Vite's dev and preview servers, nginx and Caddy, each
+/// configured as docs/deploying.md says, serve the Vite example to this Chromium. Returns
+/// (passed, failed), a test per server.
+fn recipe_servers(repo: &Repo, chromium: &std::path::Path) -> (u64, u64) {
+    let script = repo.path("tests/puppeteer/servers.mjs");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo.root()).arg(&script).arg(chromium);
+    println!("    $ {}", describe(&cmd));
+    let c = match crate::process::run_quiet(&mut cmd) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("  FAIL servers: {e}");
+            return (0, 1);
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for line in c.text.lines() {
+        if let Some(rest) = line.strip_prefix("ok   ") {
+            println!("  ok   server {rest}");
+            passed += 1;
+        } else if let Some(rest) = line.strip_prefix("FAIL ") {
+            println!("  FAIL server {rest}");
+            failed += 1;
+        }
+    }
+    if !c.success && failed == 0 {
+        println!(
+            "  FAIL servers: {} ({}):\n{}",
+            script.display(),
+            exit_text(c.code),
+            c.text
+        );
+        failed += 1;
+    }
+    (passed, failed)
+}
+
+/// Runs tests/puppeteer/playground.mjs (puppeteer-core on this Chromium) against the
 /// served playground; returns the files it wrote under target/playground/.
 fn playground_screenshots(
     repo: &Repo,
     chromium: &std::path::Path,
     url: &str,
 ) -> Result<Vec<String>, String> {
-    let script = repo.path("tests/screenshots/playground.mjs");
+    let script = repo.path("tests/puppeteer/playground.mjs");
     if !repo
-        .path("tests/screenshots/node_modules/puppeteer-core")
+        .path("tests/puppeteer/node_modules/puppeteer-core")
         .is_dir()
     {
-        return Err("tests/screenshots/node_modules/puppeteer-core is missing: `npm ci` in tests/screenshots/ did not run or failed (see setup above)".into());
+        return Err("tests/puppeteer/node_modules/puppeteer-core is missing: `npm ci` in tests/puppeteer/ did not run or failed (see setup above)".into());
     }
     let out = repo.path("target/playground");
     let mut cmd = Command::new("node");

@@ -2,7 +2,7 @@
 // tests/browser/playground.html checks the same steps). puppeteer-core drives the system's
 // Chromium; it downloads no browser.
 //
-//   node tests/screenshots/playground.mjs <playground URL> <chromium> <output folder>
+//   node tests/puppeteer/playground.mjs <playground URL> <chromium> <output folder>
 //
 // Prints each file it wrote; exits non-zero, naming the step, when one does not happen.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import puppeteer from 'puppeteer-core';
 
 const [url, chromium, out] = process.argv.slice(2);
 if (!url || !chromium || !out) {
-  console.error('usage: node tests/screenshots/playground.mjs <playground URL> <chromium> <output folder>');
+  console.error('usage: node tests/puppeteer/playground.mjs <playground URL> <chromium> <output folder>');
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
