@@ -32,6 +32,8 @@ import { WorkerCrashedError } from './errors.js';
  * belongs to anyone else.
  */
 export const QUARANTINE_MS = 3000;
+/** How soon a seat release that found completions still unread is tried again. */
+const RELEASE_RETRY_MS = 100;
 /** How often a worker whose seats are all quarantined looks for a free one. */
 const SEAT_RETRY_MS = 100;
 
@@ -171,13 +173,15 @@ export class WorkerPool {
     const release = () => {
       if (task.disposed || task.runtime.coreFreed) return;
       // Completions recovered from the seat are read first: the pump runs only while calls
-      // are outstanding, and these may all belong to calls settled already.
-      task.runtime.settleAll(task);
-      // False while completions recovered from the seat still wait to be read.
-      if (!core.releaseSeat(task.index, seat)) {
-        task.runtime.wakePump();
-        setTimeout(release, QUARANTINE_MS);
+      // are outstanding, and these may all belong to calls settled already. releaseSeat
+      // sweeps the seat once more, and what a zombie published since joins the recovered
+      // completions (it answers false): they are read, and the release tried again.
+      for (let tries = 0; tries < 3; tries++) {
+        task.runtime.settleAll(task);
+        if (core.releaseSeat(task.index, seat)) return;
       }
+      task.runtime.wakePump();
+      setTimeout(release, RELEASE_RETRY_MS);
     };
     setTimeout(release, QUARANTINE_MS);
     // A requeued call may be pending for a worker that is being replaced, or for the pump.

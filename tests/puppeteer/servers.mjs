@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
@@ -95,7 +95,9 @@ const servers = {
     for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
     const conf = `# Written by tests/puppeteer/servers.mjs around the guide's block.
 daemon off;
-pid ${dir}/nginx.pid;
+${process.getuid && process.getuid() === 0 ? `# Run as root, nginx's workers would take the user nobody, who may not read the checkout.
+user ${userInfo().username};
+` : ''}pid ${dir}/nginx.pid;
 error_log stderr warn;
 events {}
 http {
@@ -164,7 +166,8 @@ async function check(port) {
     });
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e.message ?? e)));
-    await page.goto(`${origin}/`, { waitUntil: 'load' });
+    const first = await page.goto(`${origin}/`, { waitUntil: 'load' });
+    if (!first || first.status() !== 200) throw new Error(`the page came back ${first ? first.status() : 'without a response'}`);
     try {
       await page.waitForFunction(() => document.body && document.body.dataset.result, { timeout: 30_000, polling: 50 });
     } catch {
