@@ -263,7 +263,7 @@ fn apt_install(package: &str, or: &str) -> Result<(), String> {
 
 /// The web servers whose recipes in docs/deploying.md `tests/puppeteer/servers.mjs` runs:
 /// (Debian package, binary).
-pub const RECIPE_SERVERS: [(&str, &str); 2] =
+const RECIPE_SERVERS: [(&str, &str); 2] =
     [("nginx", "/usr/sbin/nginx"), ("caddy", "/usr/bin/caddy")];
 
 /// nginx and Caddy, from Debian's packages when missing (their services are not started:

@@ -62,9 +62,9 @@ function freePort() {
   });
 }
 
-/** Which program runs a server, or why none can: each server is a command line and a folder. */
-function which(program) {
-  const r = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
+/** The path of `program` on PATH, else at Debian's `fallback` (sbin is not on every PATH), else null. */
+function which(program, fallback) {
+  const r = spawnSync('sh', ['-c', `command -v ${program} || command -v ${fallback}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
@@ -76,18 +76,18 @@ function viteConfig() {
 }
 
 const servers = {
-  'vite-dev': async (port) => (viteConfig(), {
+  'vite-dev': (port) => (viteConfig(), {
     cmd: process.execPath,
     args: [join(example, 'node_modules/vite/bin/vite.js'), '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
     cwd: example,
   }),
-  'vite-preview': async (port) => (viteConfig(), {
+  'vite-preview': (port) => (viteConfig(), {
     cmd: process.execPath,
     args: [join(example, 'node_modules/vite/bin/vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
     cwd: example,
   }),
-  nginx: async (port, dir) => {
-    const nginx = which('nginx') ?? (which('/usr/sbin/nginx') && '/usr/sbin/nginx');
+  nginx: (port, dir) => {
+    const nginx = which('nginx', '/usr/sbin/nginx');
     if (!nginx) throw new Error('nginx is not installed (`cargo atelier setup` installs Debian\'s nginx)');
     let block = recipe('nginx', 'nginx');
     block = put(block, 'listen 80;', `listen 127.0.0.1:${port};`, "the guide's nginx block");
@@ -114,8 +114,8 @@ ${block}}
     writeFileSync(join(dir, 'nginx.conf'), conf);
     return { cmd: nginx, args: ['-p', dir, '-c', join(dir, 'nginx.conf')], cwd: dir };
   },
-  caddy: async (port, dir) => {
-    const caddy = which('caddy');
+  caddy: (port, dir) => {
+    const caddy = which('caddy', '/usr/bin/caddy');
     if (!caddy) throw new Error('caddy is not installed (`cargo atelier setup` installs Debian\'s caddy)');
     let block = recipe('Caddy', 'caddy');
     block = put(block, 'example.com {', `http://127.0.0.1:${port} {`, "the guide's Caddy block");
@@ -220,7 +220,7 @@ for (const name of Object.keys(servers)) {
   const output = [];
   try {
     const port = await freePort();
-    const { cmd, args, cwd, env } = await servers[name](port, dir);
+    const { cmd, args, cwd, env } = servers[name](port, dir);
     child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d) => output.push(String(d)));
     child.stderr.on('data', (d) => output.push(String(d)));
