@@ -675,22 +675,27 @@ class Runtime {
     try {
       for (;;) {
         const i32 = this.views.i32;
-        // The doorbell protocol (ring/src/doorbell.rs): read seq, count ourselves in, look
-        // once more, then wait only while seq is unchanged.
+        // The doorbell protocol (ring/src/doorbell.rs), with the look before counting in:
+        // read seq, look (drain), and only to sleep count ourselves among the sleepers and
+        // wait while seq still holds what was read before the look. A completion published
+        // after the look moved seq past `seen` (the wait returns at once), or was published
+        // after the count went up, and then its worker sees a sleeper and notifies. While
+        // the page drains and its callers run it is not counted, so workers do not notify
+        // (a notify costs a worker more than the call it completes).
         const seen = Atomics.load(i32, seqWord);
+        const settled = this.drain();
+        if (this.calls.size === 0 && this.lingering.size === 0) return;
+        const awake = this.hungry || this.calls.size <= SPIN_MAX_OUTSTANDING;
+        if ((awake && settled > 0) || first) {
+          // Let the callers run; on the first round, let a burst of calls (a loop,
+          // Promise.all) be submitted before watching.
+          first = false;
+          await null;
+          continue;
+        }
+        if (awake && settled === 0 && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
         Atomics.add(i32, sleepersWord, 1);
         try {
-          const settled = this.drain();
-          if (this.calls.size === 0 && this.lingering.size === 0) return;
-          const awake = this.hungry || this.calls.size <= SPIN_MAX_OUTSTANDING;
-          if ((awake && settled > 0) || first) {
-            // Let the callers run; on the first round, let a burst of calls (a loop,
-            // Promise.all) be submitted before watching.
-            first = false;
-            await null;
-            continue;
-          }
-          if (awake && settled === 0 && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
           if (this.fallback) {
             // Counted among the sleepers, so a worker that publishes now posts its bell.
             await new Promise((resolve) => {
