@@ -233,7 +233,7 @@ function bufferGroup(size) {
     throughput: { bytes },
     reference: 'atelier',
     note: `Throughput counts the array once per round trip. postMessage and Comlink clone (structured clone both ways) or transfer (the buffer moves both ways, the sender loses it). atelier moves the array as a transfer would (the default; each round trip sends the array the last one returned): from ${SIDE_LANE_MIN_BYTES} bytes (the side lane's threshold, docs/values.md) by postMessage beside the call, below it copied through shared memory with the sent buffer detached; atelier-shm and atelier-side force one lane at every size, which is how the threshold is chosen.`
-      + ' sab-roundtrip is the floor of any copying design: the same four copies (and two fresh arrays) as the runtime, with a bare spinning ping-pong and no codec. sab-copy is the page alone copying the array into a SharedArrayBuffer and out into a fresh Float32Array: one copy in and one out, no thread hop (the "bare copy" of the targets).',
+      + ' sab-roundtrip is the floor of any copying design: the same four copies (and two fresh arrays) as the runtime, with a bare spinning ping-pong and no codec (the copy floor of the targets). sab-copy is the page alone copying the array into a SharedArrayBuffer and out into a fresh Float32Array: one copy in and one out, no thread hop, what the copies alone cost.',
     benches: [
       {
         id: 'atelier',

@@ -69,9 +69,9 @@ test('targets: met, missed, and not measured', () => {
   for (const size of SIZES) {
     records[`f32/${size}/atelier`] = record('a', jitter(1000));
     records[`f32/${size}/postMessage-transfer`] = record('t', jitter(900));
-    records[`f32/${size}/sab-copy`] = record('c', jitter(2000));
+    records[`f32/${size}/sab-roundtrip`] = record('c', jitter(2000));
   }
-  delete records['f32/16MiB/sab-copy'];
+  delete records['f32/16MiB/sab-roundtrip'];
   const rows = checkTargets(records, { resamples: 200 });
   const by = (s) => rows.find((r) => r.target.includes(s));
   assert.equal(by('1 worker: atelier / raw').met, true);
