@@ -287,6 +287,45 @@ fn a_requeued_call_runs_again_and_the_late_completion_is_discarded() {
 }
 
 #[test]
+fn a_side_lane_completion_of_a_dead_worker_counts_as_running() {
+    // Two calls finished by a worker that then died: the plain one is delivered; the one whose
+    // values went by postMessage (lost with the worker) is requeued, or failed without requeue.
+    for requeue in [true, false] {
+        let mut ctl = Controller::new();
+        let (task, block) = task(&mut ctl, 2, 1, 4);
+        let old = ctl.attach(task, 0).unwrap().seat;
+        let plain = submit(&mut ctl, task, b"plain");
+        let side = submit(&mut ctl, task, b"side");
+        let mut port = WorkerPort::new(&block, old).unwrap();
+        let (Take::Call(a), Take::Call(b)) = (port.take(), port.take()) else {
+            panic!("no calls")
+        };
+        port.complete(a, status::OK, b"A").unwrap();
+        port.complete(b, status::OK | status::SIDE, b"B").unwrap();
+        drop(port);
+        let failed = ctl.reclaim(task, old, requeue).unwrap();
+        assert_eq!(failed, if requeue { vec![] } else { vec![side] });
+        let done = poll_until_done(&mut ctl, task);
+        assert_eq!((done.call_id, done.side), (plain, false));
+        assert_eq!(ctl.poll(task).unwrap(), Poll::Empty);
+        if requeue {
+            let fresh = ctl.attach(task, 0).unwrap().seat;
+            let mut port = WorkerPort::new(&block, fresh).unwrap();
+            let Take::Call(c) = port.take() else {
+                panic!("the side-lane call was not requeued")
+            };
+            assert_eq!(args_of(&block, c), b"side");
+            port.complete(c, status::OK | status::SIDE, b"B2").unwrap();
+            let done = poll_until_done(&mut ctl, task);
+            assert_eq!((done.call_id, done.side, done.seat), (side, true, fresh));
+            assert_eq!(result_of(&done), b"B2".to_vec());
+            assert_eq!(done.outcome, Outcome::Returned);
+        }
+        assert!(ctl.release_seat(task, old).unwrap());
+    }
+}
+
+#[test]
 fn cancelling_drops_a_pending_call_and_abandons_a_running_one() {
     let mut ctl = Controller::new();
     let (task, block) = task(&mut ctl, 1, 1, 3);

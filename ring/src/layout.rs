@@ -41,7 +41,7 @@ pub const LAYOUT_VERSION: u32 = 5;
 
 /// Bumped whenever the messages between page and workers (the start-up handshake, the side
 /// lane), the codec's format or the meaning of a shared word changes.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The longest a live worker goes without beating its heartbeat while a handler awaits (its
 /// event loop is free). The page's watchdog counts silence in these terms.
@@ -171,6 +171,11 @@ pub mod status {
     /// The handler threw (or the method is unknown, or its result could not be encoded);
     /// the result bytes hold the thrown value.
     pub const THREW: u32 = 1;
+    /// A flag on OK or THREW: some of the result's values travel beside it by postMessage
+    /// (the side lane), posted before the completion. A worker's messages die with it, so a
+    /// completion with this flag that the page recovers from a dead worker's seat counts as
+    /// running: its call is requeued or failed with the worker's other running calls.
+    pub const SIDE: u32 = 0x100;
 }
 
 /// [`Slot::flags`] bits.
@@ -332,7 +337,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 64] {
+pub fn constants() -> [(&'static str, u32); 65] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
@@ -370,6 +375,7 @@ pub fn constants() -> [(&'static str, u32); 64] {
         ("ENTRY_SLOT_SHIFT", ENTRY_SLOT_SHIFT),
         ("STATUS_OK", status::OK),
         ("STATUS_THREW", status::THREW),
+        ("STATUS_SIDE", status::SIDE),
         ("CALL_TIMED", call_flags::TIMED),
         ("CANCEL_NONE", cancel::NONE),
         ("CANCEL_ABORTED", cancel::ABORTED),

@@ -391,3 +391,16 @@ export async function assertRejects(promiseOrFn, { name, messageIncludes } = {})
   }
   return reason;
 }
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
+export async function within(ms, promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -139,6 +139,10 @@ pub struct Completion {
     pub len: u32,
     /// The worker index that ran it.
     pub worker: u32,
+    /// The seat of the worker that ran it (which of that index's workers).
+    pub seat: u32,
+    /// Some of its values travel beside it by postMessage ([`status::SIDE`](layout::status::SIDE)).
+    pub side: bool,
     /// Which run of the call this was (1 on the first, more after requeues).
     pub attempt: u32,
     /// When the worker began it ([`Slot::started`](atelier_ring::layout::Slot::started)).
@@ -751,6 +755,8 @@ impl TaskState {
                 ptr: 0,
                 len: 0,
                 worker: NO_WORKER,
+                seat: u32::MAX,
+                side: false,
                 attempt: record.attempt,
                 started: 0,
             };
@@ -875,7 +881,8 @@ impl TaskState {
             self.release(current);
             return None;
         }
-        let outcome = match (status, located) {
+        let side = status & layout::status::SIDE != 0;
+        let outcome = match (status & !layout::status::SIDE, located) {
             (_, None) => Outcome::Invalid(Invalid::Buffer {
                 ptr,
                 len,
@@ -897,6 +904,8 @@ impl TaskState {
                 ptr,
                 len,
                 worker,
+                seat,
+                side,
                 attempt,
                 started: slot.started.load(Ordering::Relaxed),
             },
@@ -1031,12 +1040,20 @@ impl TaskState {
     /// Takes back what the worker on `seat` held: the completions it published go to
     /// `recovered` (read by `poll`), its running calls are requeued or failed, its abandoned
     /// ones freed. A call it moved to DONE but never pushed on its ring (it died in between)
-    /// counts as running: its result is not trusted without its record.
+    /// counts as running: its result is not trusted without its record. So does a completion
+    /// whose values travel by postMessage ([`status::SIDE`](layout::status::SIDE)): the
+    /// worker's messages died with it.
     fn sweep(&mut self, seat: u32, requeue: bool) -> Vec<u32> {
         let mut published = Vec::new();
         while let Some((e, pos)) = self.pop_ring(seat as usize) {
-            published.push(e);
-            self.recovered.push_back((seat, e, pos));
+            // Relaxed: published by the ring's Release store of its tail, like every record.
+            let side = self.block.result(seat, pos).is_some_and(|w| {
+                w[result::STATUS].load(Ordering::Relaxed) & layout::status::SIDE != 0
+            });
+            if !side {
+                published.push(e);
+                self.recovered.push_back((seat, e, pos));
+            }
         }
         let owner = self.seats[seat as usize].owner;
         let mut failed = Vec::new();

@@ -1,7 +1,7 @@
 // Generated from ring/src/layout.rs by `ATELIER_BLESS=1 cargo test -p atelier-ring layout`.
 // Do not edit: a test fails when this file and the Rust layout disagree.
 export const LAYOUT_VERSION = 5;
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 export const BEAT_MS = 100;
 export const IDLE_BEAT_MS = 250;
 export const INLINE_BYTES = 192;
@@ -36,6 +36,7 @@ export const STATE_GEN_MASK = 65535;
 export const ENTRY_SLOT_SHIFT = 16;
 export const STATUS_OK = 0;
 export const STATUS_THREW = 1;
+export const STATUS_SIDE = 256;
 export const CALL_TIMED = 1;
 export const CANCEL_NONE = 0;
 export const CANCEL_ABORTED = 1;
@@ -64,4 +65,4 @@ export const WORKER_IDLE = 1;
 export const WORKER_BUSY = 2;
 export const WORKER_PARKED = 3;
 export const WORKER_STOPPED = 4;
-export const LAYOUT_FINGERPRINT = 2946510211;
+export const LAYOUT_FINGERPRINT = 3182189659;

@@ -19,7 +19,7 @@
 // runtime ticks (runtime.js). See docs/crash-recovery.md.
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
-import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, MSG_SIDE_GOT, protocolType } from './protocol.js';
+import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
 import { BELL_SEQ, BELL_SLEEPERS } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
@@ -36,6 +36,10 @@ export const QUARANTINE_MS = 3000;
 const RELEASE_RETRY_MS = 100;
 /** How often a worker whose seats are all quarantined looks for a free one. */
 const SEAT_RETRY_MS = 100;
+/** How long a retired worker is left to deliver the values of results the page read. */
+const SIDE_VALUES_WAIT_MS = 2000;
+/** How often it is looked at meanwhile. */
+const SIDE_VALUES_POLL_MS = 2;
 
 class Member {
   constructor(index) {
@@ -156,12 +160,20 @@ export class WorkerPool {
    */
   retire(m, requeue) {
     clearTimeout(m.timer);
-    if (m.worker) m.worker.terminate();
+    const worker = m.worker;
     m.worker = null;
-    if (m.seat < 0) return [];
+    if (m.seat < 0) {
+      if (worker) worker.terminate();
+      return [];
+    }
     const task = this.task;
     const core = task.runtime.core;
     const seat = m.seat;
+    // What the worker published so far is read first: a completion whose values it posted
+    // waits for them (runtime.js, sideResult), and the worker is terminated once they came.
+    // What it publishes from now on is taken back with its seat (a completion with values
+    // counts as running then: src/core/task.rs, sweep).
+    if (worker && !task.disposed && !task.runtime.coreFreed) task.runtime.settleAll(task);
     m.seat = -1;
     const events = task.runtime.events;
     const requeuedBefore = events.observed ? core.requeued(task.index) : 0;
@@ -184,9 +196,31 @@ export class WorkerPool {
       setTimeout(release, RELEASE_RETRY_MS);
     };
     setTimeout(release, QUARANTINE_MS);
+    if (worker) this.terminateAfterValues(worker, seat, m.index);
     // A requeued call may be pending for a worker that is being replaced, or for the pump.
     task.runtime.wakePump();
     return failed;
+  }
+
+  /**
+   * Terminates a retired worker once the side-lane values of the completions the page read
+   * from it have arrived (Chromium drops a worker's undelivered messages at terminate()):
+   * at once when there are none, which is nearly always, and after SIDE_VALUES_WAIT_MS at the
+   * latest. Its seat is taken back already, so it claims and publishes nothing meanwhile.
+   */
+  terminateAfterValues(worker, seat, index) {
+    const task = this.task;
+    const runtime = task.runtime;
+    const until = performance.now() + SIDE_VALUES_WAIT_MS;
+    const attempt = () => {
+      if (!task.disposed && runtime.parkedOn(task, seat) > 0 && performance.now() < until) {
+        setTimeout(attempt, SIDE_VALUES_POLL_MS);
+        return;
+      }
+      worker.terminate();
+      runtime.dropSide(task, seat, `worker ${index} of task ${task.name} was stopped before its results arrived`);
+    };
+    attempt();
   }
 
   spawn(m) {
@@ -234,10 +268,9 @@ export class WorkerPool {
       const data = event.data;
       const type = protocolType(data);
       if (type === MSG_SIDE_RESULT) {
-        // A result's values, even from a worker stopped since: its completion may be read.
-        // The worker publishes that completion when it hears the page has them.
-        task.runtime.sideResult(data.token, data.values);
-        worker.postMessage({ __atelier: MSG_SIDE_GOT, token: data.token });
+        // A result's values, even from a worker stopped since (retire waits for those of the
+        // completions it read): the worker publishes the completion right after it posts them.
+        task.runtime.sideResult(task, seat, data.token, data.values);
         return;
       }
       if (type === null || m.worker !== worker) return;

@@ -15,11 +15,9 @@
 //   page -> worker  { __atelier: 'atelier:side', token, values,       them (moving what
 //                     error }                                         moves), or why not
 //   worker -> page  { __atelier: 'atelier:side-result', token,        a result's side-lane
-//                     values }                                        values, posted before
-//                                                                     its completion
-//   page -> worker  { __atelier: 'atelier:side-got', token }          the page has them: the
-//                                                                     worker publishes the
-//                                                                     completion now
+//                     values }                                        values, posted just
+//                                                                     before its completion
+//                                                                     (flagged STATUS_SIDE)
 //
 // The side lane (API contract B.1, C.10; docs/values.md) carries what cannot live in shared
 // memory (platform objects, Blobs, SharedArrayBuffers) and large buffers that move; a
@@ -43,7 +41,6 @@ export const MSG_BELL = 'atelier:bell';
 export const MSG_SIDE_WANT = 'atelier:side-want';
 export const MSG_SIDE = 'atelier:side';
 export const MSG_SIDE_RESULT = 'atelier:side-result';
-export const MSG_SIDE_GOT = 'atelier:side-got';
 
 /** The handshake message type of `data`, or null for any other message. */
 export function protocolType(data) {

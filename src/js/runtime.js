@@ -25,6 +25,7 @@ const OUT_LEN = 3;
 const OUT_WORKER = 4;
 const OUT_STARTED = 6;
 const OUT_ATTEMPT = 7;
+const OUT_SEAT = 8;
 
 let runtimeCount = 0;
 
@@ -175,12 +176,14 @@ class Runtime {
     this.events.onChange = timed;
     timed();
     // The side lane (docs/values.md): values of calls' arguments that travel by postMessage,
-    // held until a worker that took the call asks for them (token -> Call); results' values,
-    // which arrive before their completion (token -> { values, at }): a worker publishes the
-    // completion only once the page has said it got them (pool.js).
+    // held until a worker that took the call asks for them (token -> Call); results' values
+    // that arrived before their completion was read (token -> { values, at, task, seat });
+    // completions read before their values arrived (token -> { call, outcome, bytes, task,
+    // seat }), settled when the values come (a worker posts them, then publishes).
     this.sideSeq = 1;
     this.sideOut = new Map();
     this.sideResults = new Map();
+    this.sideParked = new Map();
     const runtime = this;
     this.api = {
       abortTaskController: this.abortTaskController,
@@ -505,14 +508,62 @@ class Runtime {
     worker.postMessage({ __atelier: MSG_SIDE, token, values: null, error });
   }
 
-  /** The side-lane values of a result arrived; its completion follows. */
-  sideResult(token, values) {
+  /**
+   * The side-lane values of a result arrived from seat `seat` of `task`: they settle the call
+   * whose completion was read already, or wait for that completion.
+   */
+  sideResult(task, seat, token, values) {
+    const parked = this.sideParked.get(token);
+    if (parked !== undefined && parked.task === task && parked.seat === seat) {
+      this.sideParked.delete(token);
+      const call = parked.call;
+      if (this.calls.get(call.id) !== call) return; // settled meanwhile (cancelled, failed)
+      this.end(call.id, call);
+      const reader = this.reader;
+      try {
+        reader.reset(parked.bytes, 0, parked.bytes.length);
+        peekSide(reader);
+        reader.side = values;
+      } catch (error) {
+        call.reject(error);
+        return;
+      }
+      this.decodeResult(call, parked.outcome);
+      return;
+    }
     const now = performance.now();
-    this.sideResults.set(token, { values, at: now });
-    // Values whose completion never comes (their worker died before it published it) are
-    // dropped.
+    this.sideResults.set(token, { values, at: now, task, seat });
+    // Values whose completion never comes (their worker died before it published it, and
+    // the call runs again) are dropped when the worker is (dropSide), or after a while.
     if (this.sideResults.size > 16) {
       for (const [t, r] of this.sideResults) if (now - r.at > SIDE_RESULT_WAIT_MS) this.sideResults.delete(t);
+    }
+    // The completion was published before the values were posted: read it now.
+    this.wakePump();
+  }
+
+  /** Completions of seat `seat` of `task` that wait for their side-lane values. */
+  parkedOn(task, seat) {
+    let n = 0;
+    for (const p of this.sideParked.values()) if (p.task === task && p.seat === seat) n++;
+    return n;
+  }
+
+  /**
+   * The worker on seat `seat` of `task` (every seat when undefined) is terminated: values it
+   * sent that no completion claimed are dropped, and calls whose values it never delivered
+   * reject with `message`.
+   */
+  dropSide(task, seat, message) {
+    const of = (r) => r.task === task && (seat === undefined || r.seat === seat);
+    for (const [t, r] of this.sideResults) if (of(r)) this.sideResults.delete(t);
+    for (const [t, p] of this.sideParked) {
+      if (!of(p)) continue;
+      this.sideParked.delete(t);
+      const call = p.call;
+      if (this.calls.get(call.id) !== call) continue;
+      this.end(call.id, call);
+      call.reject(new Error(`${message}: the values of its ${call.method}() result, sent by postMessage, never arrived`));
     }
   }
 
@@ -592,8 +643,8 @@ class Runtime {
     const outcome = out[base + OUT_OUTCOME];
     const call = this.calls.get(id);
     if (call === undefined) return; // already settled (crash, dispose): the slot is released anyway
-    this.end(id, call);
     if (outcome === 2) {
+      this.end(id, call);
       // (A call whose own state word a worker kept overwriting is failed by the page, which
       // cannot tell which worker wrote it: NO_WORKER, and no worker is replaced.)
       const worker = out[base + OUT_WORKER];
@@ -623,19 +674,21 @@ class Runtime {
       if (side !== null) {
         const got = this.sideResults.get(side.token);
         if (got === undefined) {
-          // A worker publishes such a completion only after the page said it has the values.
-          const message = `worker ${out[base + OUT_WORKER]} of task ${task.name} wrote a result for ${call.method}() whose side-lane values (token ${side.token}) the page never received`;
-          call.reject(new Error(message));
-          task.pool.corrupt(out[base + OUT_WORKER], message);
+          // The worker posted the values before it published this; they arrive as a
+          // message. The bytes are the arena's only until the next poll: kept here.
+          const seat = out[base + OUT_SEAT];
+          this.sideParked.set(side.token, { call, outcome, bytes: u8.slice(ptr, ptr + len), task, seat });
           return;
         }
         this.sideResults.delete(side.token);
         reader.side = got.values;
       }
     } catch (error) {
+      this.end(id, call);
       call.reject(error);
       return;
     }
+    this.end(id, call);
     this.decodeResult(call, outcome);
   }
 
@@ -1053,7 +1106,10 @@ class Task {
       }
     }
     if (key === '') key = undefined;
-    clearTimeout(this.idleTimer);
+    if (this.idleTimer !== 0) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = 0;
+    }
     this.pool.startLazily();
     return runtime.submit(this, method, args, opts, key, span);
   }
@@ -1244,6 +1300,7 @@ class Task {
     this.pool.terminate();
     this.failAll((call) => new TaskDisposedError(`task ${this.name} was disposed while ${call.method}() was waiting or running`));
     const runtime = this.runtime;
+    runtime.dropSide(this, undefined, '');
     runtime.tasks.delete(this);
     runtime.core.removeTask(this.index);
     // The terminated workers may still finish their last instructions on the task's

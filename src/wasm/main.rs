@@ -20,12 +20,14 @@ const OUT_STARTED: usize = 6;
 const OUT_ATTEMPT: usize = 7;
 /// `reserve`'s capacity.
 const OUT_CAP: usize = 5;
+/// The seat of the worker that ran the call.
+const OUT_SEAT: usize = 8;
 
 /// The runtime's controller, as the JS glue sees it.
 #[wasm_bindgen]
 pub struct RuntimeCore {
     ctl: Controller,
-    out: Box<[u32; 8]>,
+    out: Box<[u32; 9]>,
     invalid: String,
 }
 
@@ -45,7 +47,7 @@ impl RuntimeCore {
     pub fn new() -> RuntimeCore {
         RuntimeCore {
             ctl: Controller::new(),
-            out: Box::new([0; 8]),
+            out: Box::new([0; 9]),
             invalid: String::new(),
         }
     }
@@ -230,6 +232,7 @@ impl RuntimeCore {
                 self.out[OUT_PTR] = c.ptr as u32;
                 self.out[OUT_LEN] = c.len;
                 self.out[OUT_WORKER] = c.worker;
+                self.out[OUT_SEAT] = c.seat;
                 self.out[OUT_STARTED] = c.started;
                 self.out[OUT_ATTEMPT] = c.attempt;
                 true

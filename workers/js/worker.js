@@ -18,7 +18,7 @@
 import * as L from './layout.js';
 import { Writer, Reader, encode, decodeArgs, detachBuffers, peekSide, isTransferable, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
 import {
-  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, MSG_SIDE_GOT, protocolType,
+  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, protocolType,
 } from './protocol.js';
 import { Views } from './views.js';
 import { Port, INFO } from './port.js';
@@ -35,6 +35,10 @@ const SPIN_MS_NO_SPARE_CORE = 0.01;
  * that timers, messages and awaits in its handlers still run.
  */
 const YIELD_MS = 20;
+/** Calls that ran quicker than this in all read the clock less often (yieldDue). */
+const CLOCK_QUICK_MS = 0.5;
+/** The most calls between two readings of the clock. */
+const CLOCK_EVERY_MAX = 8;
 
 let started = false;
 
@@ -127,6 +131,10 @@ class PullLoop {
     this.private = null;
     this.wake = null;
     this.lastYield = performance.now();
+    // The clock's reading for yieldDue: when, and how many calls until the next.
+    this.clockAt = this.lastYield;
+    this.clockEvery = 1;
+    this.untilClock = 1;
     // Contexts of running calls whose handler asked for `ctx.signal`: their abort event
     // fires when the page sets the call's cancellation flag.
     this.watched = new Set();
@@ -134,8 +142,6 @@ class PullLoop {
     // the token of this worker's next result with values of its own (random per worker, so
     // the page can tell workers' tokens apart).
     this.sideWaits = new Map();
-    // Results whose side-lane values were posted, by token: published when the page has them.
-    this.sideGot = new Map();
     // This worker's performance.now() plus this is the page's.
     this.clockOffset = 0;
     this.sideSeq = (Math.random() * 0x100000000) >>> 0;
@@ -144,7 +150,6 @@ class PullLoop {
     self.addEventListener('message', (event) => {
       const type = protocolType(event.data);
       if (type === MSG_SIDE) this.sideArrived(event.data);
-      else if (type === MSG_SIDE_GOT) this.sideReceived(event.data.token);
       else if (type === MSG_BELL) this.kick();
     });
   }
@@ -165,14 +170,6 @@ class PullLoop {
     else wait.reject(new Error(String(data.error)));
   }
 
-  /** The page has the side-lane values of result `token`: its completion can be published. */
-  sideReceived(token) {
-    const publish = this.sideGot.get(token);
-    if (publish === undefined) return;
-    this.sideGot.delete(token);
-    publish();
-  }
-
   async run() {
     const port = this.port;
     for (;;) {
@@ -190,15 +187,28 @@ class PullLoop {
           // An async handler: take more calls (up to the quota) while it awaits.
           pending.then(() => this.kick());
         }
-        // The page's answers about side-lane values arrive on the event loop: while results
-        // wait for them, the loop gets a turn after every call.
-        if (this.sideGot.size > 0 || performance.now() - this.lastYield > YIELD_MS) {
+        if (--this.untilClock <= 0 && this.yieldDue()) {
           this.checkAborts();
           await yieldToEventLoop();
           this.lastYield = performance.now();
         }
       }
     }
+  }
+
+  /**
+   * Whether the loop has run for YIELD_MS since its event loop's last turn. The clock is read
+   * every `clockEvery` calls: after a run of calls that took under CLOCK_QUICK_MS, twice as
+   * rarely as before (up to CLOCK_EVERY_MAX calls), after a slower one at every call again.
+   * A no-op call costs less than a millisecond's thousandth, and reading the clock was a
+   * twentieth of it.
+   */
+  yieldDue() {
+    const now = performance.now();
+    this.clockEvery = now - this.clockAt < CLOCK_QUICK_MS ? Math.min(2 * this.clockEvery, CLOCK_EVERY_MAX) : 1;
+    this.untilClock = this.clockEvery;
+    this.clockAt = now;
+    return now - this.lastYield > YIELD_MS;
   }
 
   /** Fires the signal of every watched call the page has cancelled. */
@@ -363,7 +373,7 @@ class PullLoop {
       this.encodeResult(value);
       if (writer.side.length > 0) {
         // Values that cannot live in shared memory (and large buffers that move) go by
-        // postMessage; the completion is published once the page says it has them.
+        // postMessage, posted before the completion is published.
         const values = writer.side.slice();
         self.postMessage({ __atelier: MSG_SIDE_RESULT, token: this.sideSeq, values }, keep ? [] : values.filter(isTransferable));
         posted = this.sideSeq;
@@ -383,16 +393,12 @@ class PullLoop {
     }
     const port = this.port;
     const len = this.writer.length;
-    if (posted !== -1) {
-      // A message from a worker that is terminated before the page's event loop delivers it
-      // is dropped (Chromium drops them all once terminate() is called). So the call stays
-      // running until the page has the values: if this worker dies first, the call is
-      // requeued or failed like its other running calls, never settled without its values.
-      // The encoded bytes wait outside the arena, which other calls' results may use.
-      const bytes = this.private !== null ? this.private.slice(0, len) : this.views.u8.slice(port.arenaAddr(this.start), port.arenaAddr(this.start) + len);
-      this.private = null;
-      return new Promise((resolve) => this.sideGot.set(posted, resolve)).then(() => this.publish(slot, status, bytes, method));
-    }
+    // A result with side-lane values is published after they were posted, flagged so: the
+    // page settles the call when both are there. A worker's messages die with it (Chromium
+    // drops those the page has not dispatched once terminate() is called), so the page counts
+    // such a completion it recovers from a dead worker as a running call, and terminates a
+    // worker only once the values of the completions it read have arrived (pool.js, retire).
+    if (posted !== -1) status |= L.STATUS_SIDE;
     if (this.private === null) {
       port.complete(slot, status, port.arenaAddr(this.start), len, ((this.start + len + 7) & ~7) >>> 0);
       return undefined;

@@ -222,7 +222,8 @@ impl<'a> WorkerPort<'a> {
         let Some(at) = self.running.iter().position(|c| *c == claim) else {
             return Err(CompleteError::NotRunning(claim.slot));
         };
-        if result_status != status::OK && result_status != status::THREW {
+        let kind = result_status & !status::SIDE;
+        if kind != status::OK && kind != status::THREW {
             return Err(CompleteError::BadStatus(result_status));
         }
         self.running.swap_remove(at);

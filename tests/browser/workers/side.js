@@ -12,10 +12,20 @@ function firstPixel(source, w, h) {
 }
 
 let kept = null;
+/** Blobs makeBlob made in this worker. */
+let made = 0;
 
 createTaskWorker({
   echo(value) {
     return value;
+  },
+  blobsMade() {
+    return made;
+  },
+  /** A Blob of `text` made here: a result with side-lane values. */
+  makeBlob(text) {
+    made++;
+    return new Blob([text]);
   },
   typeOf(value) {
     return Object.prototype.toString.call(value).slice(8, -1);
