@@ -325,6 +325,89 @@ fn a_side_lane_completion_of_a_dead_worker_counts_as_running() {
     }
 }
 
+/// Submits `bytes` to the worker on `seat` alone; returns (call id, slot, generation).
+fn submit_to(ctl: &mut Controller, task: u32, bytes: &[u8], seat: u32) -> Option<(u32, u32, u32)> {
+    let (ptr, _) = ctl.reserve(bytes.len() as u32, 0).unwrap();
+    // SAFETY: the staging buffer holds at least `bytes.len()` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+    ctl.submit_to(task, bytes.len() as u32, seat).unwrap()
+}
+
+#[test]
+fn a_call_handed_to_one_worker_is_claimed_by_it_alone() {
+    let mut ctl = Controller::new();
+    let (task, block) = task(&mut ctl, 2, 2, 6);
+    let a = ctl.attach(task, 0).unwrap().seat;
+    let b = ctl.attach(task, 1).unwrap().seat;
+    let mut pa = WorkerPort::new(&block, a).unwrap();
+    let mut pb = WorkerPort::new(&block, b).unwrap();
+    let (id, slot, gen) = submit_to(&mut ctl, task, b"handed", a).expect("handed");
+    assert_eq!(pb.take(), Take::Empty, "on no queue");
+    assert_eq!(
+        pb.claim_handed(slot, gen),
+        Take::Empty,
+        "not the other worker's"
+    );
+    // The watchdog's audit leaves it where it is.
+    ctl.watch(task, 0.0, 1000.0).unwrap();
+    assert_eq!(pb.take(), Take::Empty, "still on no queue after an audit");
+    let Take::Call(c) = pa.claim_handed(slot, gen) else {
+        panic!("its worker cannot claim it")
+    };
+    assert_eq!(args_of(&block, c), b"handed");
+    pa.complete(c, status::OK, b"done").unwrap();
+    let done = poll_until_done(&mut ctl, task);
+    assert_eq!((done.call_id, result_of(&done)), (id, b"done".to_vec()));
+
+    // Cancelled before its worker claims it: dropped, and the claim fails.
+    let (id, slot, gen) = submit_to(&mut ctl, task, b"dropped", a).unwrap();
+    assert_eq!(
+        ctl.cancel(task, id, cancel::ABORTED).unwrap(),
+        Cancelled::Dropped
+    );
+    assert_eq!(pa.claim_handed(slot, gen), Take::Empty);
+    // drop-oldest drops it too (it has not started), and the claim fails.
+    let (id, slot, gen) = submit_to(&mut ctl, task, b"oldest", a).unwrap();
+    assert_eq!(ctl.drop_oldest(task).unwrap(), Some(id));
+    assert_eq!(pa.claim_handed(slot, gen), Take::Empty);
+    // A pending word no page wrote (another owner's) is passed over, never tried for ever.
+    let (_, slot, gen) = submit_to(&mut ctl, task, b"forged", a).unwrap();
+    let word = &block.slots[slot as usize].state;
+    word.store(layout::pack(state::PENDING, 77, gen), Ordering::Relaxed);
+    assert_eq!(ctl.drop_oldest(task).unwrap(), None);
+    let owner = block.cells[a as usize].owner.load(Ordering::Relaxed);
+    word.store(layout::pack(state::PENDING, owner, gen), Ordering::Relaxed);
+    let Take::Call(c) = pa.claim_handed(slot, gen) else {
+        panic!("restored, it is claimable again")
+    };
+    pa.complete(c, status::OK, b"F").unwrap();
+    poll_until_done(&mut ctl, task);
+
+    // Its worker dies before claiming it: it goes on the work queue, as the same attempt,
+    // whatever the crash policy, and another worker takes it.
+    let (id, slot, _) = submit_to(&mut ctl, task, b"moved", a).unwrap();
+    drop(pa);
+    assert!(
+        ctl.reclaim(task, a, false).unwrap().is_empty(),
+        "never ran: not failed"
+    );
+    let Take::Call(c) = pb.take() else {
+        panic!("the handed call is lost with its worker")
+    };
+    assert_eq!((c.slot, args_of(&block, c)), (slot, b"moved".to_vec()));
+    assert_eq!(
+        block.slots[slot as usize].attempt.load(Ordering::Relaxed),
+        1
+    );
+    pb.complete(c, status::OK, b"M").unwrap();
+    assert_eq!(poll_until_done(&mut ctl, task).call_id, id);
+    assert!(
+        submit_to(&mut ctl, task, b"x", a).is_none(),
+        "a dead seat takes no call"
+    );
+    assert!(ctl.release_seat(task, a).unwrap());
+}
+
 #[test]
 fn cancelling_drops_a_pending_call_and_abandons_a_running_one() {
     let mut ctl = Controller::new();

@@ -86,7 +86,9 @@ pub mod state {
     /// Owned by the page; not published.
     pub const FREE: u32 = 0;
     /// Admitted: the envelope is complete and the slot is on the work queue; a worker with
-    /// room may claim it.
+    /// room may claim it. With an owner id, the page handed the call to that worker alone
+    /// (a call with side-lane values, posted to it): it is on no queue, only that worker
+    /// claims it, and the page puts it on the queue if that worker dies first.
     pub const PENDING: u32 = 1;
     /// Claimed by the worker named in the state word's owner field.
     pub const RUNNING: u32 = 2;

@@ -270,6 +270,43 @@ impl Controller {
         Ok(call_id)
     }
 
+    /// Submits a call whose arguments are the first `len` staging bytes to the worker on
+    /// `seat` alone: PENDING with its owner id, on no queue (the page tells that worker which
+    /// slot by a message). Only when the arguments fit a slot, that seat is live, a slot is
+    /// free and no call waits; returns `(call id, slot, generation)`, or None and submits
+    /// nothing.
+    pub fn submit_to(
+        &mut self,
+        task: u32,
+        len: u32,
+        seat: u32,
+    ) -> Result<Option<(u32, u32, u32)>, SubmitError> {
+        if len as usize > INLINE_BYTES {
+            return Ok(None);
+        }
+        let have = self.staging.as_ref().map_or(0, Metered::capacity);
+        if len > have && len > 0 {
+            return Err(SubmitError::TooLong(len));
+        }
+        let t = self
+            .tasks
+            .get_mut(task as usize)
+            .and_then(Option::as_mut)
+            .ok_or(SubmitError::NoSuchTask(task))?;
+        let small: &[u8] = match &self.staging {
+            // SAFETY: the staging buffer is ours and holds at least `len` bytes (checked
+            // above).
+            Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) },
+            None => &[],
+        };
+        let call_id = self.next_call;
+        let Some((slot, gen)) = t.admit_to(call_id, small, seat) else {
+            return Ok(None);
+        };
+        self.next_call = self.next_call.wrapping_add(1).max(1);
+        Ok(Some((call_id, slot, gen)))
+    }
+
     /// Takes the next finished call of `task`, after releasing the one handed out before,
     /// and answers the task's workers' buffer requests.
     pub fn poll(&mut self, task: u32) -> Result<Poll, NoSuchTask> {

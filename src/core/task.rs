@@ -50,6 +50,9 @@ struct Record {
     /// `head` past an entry only after trying to claim its call, so a call still pending
     /// behind `head` lost its entry to a worker that wrote over the queue (see `audit`).
     pushed: Option<u32>,
+    /// The owner id of the seat the page handed the call to (PENDING with that owner, on no
+    /// queue: see `admit_to`), or 0 for a call on the work queue.
+    assigned: u32,
 }
 
 /// A call admitted to the task that has no slot yet.
@@ -319,6 +322,7 @@ impl TaskState {
                     admitted: 0,
                     repairs: 0,
                     pushed: None,
+                    assigned: 0,
                 })
                 .collect(),
             free: (0..slots).rev().collect(),
@@ -388,6 +392,24 @@ impl TaskState {
         self.admit(call_id, Args::Bytes(bytes.to_vec()))
     }
 
+    /// Admits a call whose arguments fit a slot straight to the worker on `seat`, when it is
+    /// live, a slot is free and nobody waits: the slot becomes PENDING with that worker's
+    /// owner id and goes on no queue; only that worker may claim it (the page tells it which
+    /// slot by a message, with values that travel beside the call). Returns the slot and its
+    /// generation, or None, and then admits nothing.
+    pub(crate) fn admit_to(&mut self, call_id: u32, bytes: &[u8], seat: u32) -> Option<(u32, u32)> {
+        let owner = match self.seats.get(seat as usize) {
+            Some(s) if s.state == SeatState::Live => s.owner,
+            _ => return None,
+        };
+        if !self.waiting.is_empty() {
+            return None;
+        }
+        let index = self.free.pop()?;
+        self.publish_to(index, call_id, 1, Args::Bytes(Vec::new()), bytes, owner);
+        Some((index, self.records[index as usize].gen))
+    }
+
     /// Admits a call: onto a free slot, or to wait in the page for one.
     pub(crate) fn admit(&mut self, call_id: u32, args: Args) {
         self.waiting.push_back(Waiting { call_id, args });
@@ -420,6 +442,20 @@ impl TaskState {
     /// it as a new generation. Small arguments come as `Args::Bytes` (a waiting call's) or,
     /// with an empty vector, as `staged` (straight from the staging buffer).
     fn publish(&mut self, index: u32, call_id: u32, attempt: u32, args: Args, staged: &[u8]) {
+        self.publish_to(index, call_id, attempt, args, staged, 0)
+    }
+
+    /// [`publish`](Self::publish), for the worker whose owner id is `owner` alone (PENDING
+    /// with that owner, and no queue entry) when it is not 0.
+    fn publish_to(
+        &mut self,
+        index: u32,
+        call_id: u32,
+        attempt: u32,
+        args: Args,
+        staged: &[u8],
+        owner: u32,
+    ) {
         let slot = &self.block.slots[index as usize];
         let record = &mut self.records[index as usize];
         let (args, arg_ptr, arg_len) = match args {
@@ -445,6 +481,7 @@ impl TaskState {
         record.args = Some(args);
         record.pushed = None;
         record.repairs = 0;
+        record.assigned = owner;
         if attempt == 1 {
             self.admissions += 1;
             record.admitted = self.admissions;
@@ -454,8 +491,10 @@ impl TaskState {
         // of the entry).
         write_envelope(slot, call_id, attempt, (arg_ptr, arg_len), self.timed);
         slot.state
-            .store(pack(state::PENDING, 0, gen), Ordering::Release);
-        self.push_entry(entry(index, gen))
+            .store(pack(state::PENDING, owner, gen), Ordering::Release);
+        if owner == 0 {
+            self.push_entry(entry(index, gen))
+        }
     }
 
     /// Publishes an entry on the work queue, after the entries it refused so far.
@@ -542,8 +581,13 @@ impl TaskState {
             // Acquire: pairs with a worker's claim, so a claimed call is seen as claimed.
             let now = self.block.slots[i].state.load(Ordering::Acquire);
             let pending = now == pack(state::PENDING, 0, gen);
+            // A call handed to a live worker is on no queue: only that worker claims it.
+            let handed = record.assigned != 0
+                && now == pack(state::PENDING, record.assigned, gen)
+                && self.live_seat(record.assigned).is_some();
             let held = layout::gen(now) == gen
-                && (self.runner(now).is_some()
+                && (handed
+                    || self.runner(now).is_some()
                     || (layout::kind(now) == state::DONE && self.owns(layout::owner(now))));
             if pending {
                 let passed = match record.pushed {
@@ -604,6 +648,7 @@ impl TaskState {
             slot.state
                 .store(pack(state::PENDING, 0, gen), Ordering::Release);
             record.pushed = None;
+            record.assigned = 0;
             self.unpublished.push_back(entry(i, gen));
         }
         lost.len() as u32
@@ -984,7 +1029,7 @@ impl TaskState {
         // Acquire on success: a pending call's envelope is the page's own; on failure we read
         // the state a worker wrote.
         match slot.state.compare_exchange(
-            pack(state::PENDING, 0, gen),
+            pack(state::PENDING, record.assigned, gen),
             pack(state::FREE, 0, gen),
             Ordering::AcqRel,
             Ordering::Acquire,
@@ -1070,6 +1115,32 @@ impl TaskState {
                 continue;
             }
             let kind = layout::kind(now);
+            if kind == state::PENDING {
+                // Handed to this worker, which never claimed it: it goes on the work queue,
+                // with the same attempt (it never ran), whatever the crash policy.
+                if record.assigned == owner
+                    && slot
+                        .state
+                        .compare_exchange(
+                            now,
+                            pack(state::FREE, 0, gen),
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                {
+                    let record = &mut self.records[index as usize];
+                    let (call_id, attempt, admitted) =
+                        (record.call_id, record.attempt, record.admitted);
+                    if let Some(args) = record.args.take() {
+                        self.publish(index, call_id, attempt, args, &[]);
+                        // Its place in admission order is the one it had.
+                        self.records[index as usize].admitted = admitted;
+                        requeued = true;
+                    }
+                }
+                continue;
+            }
             if kind == state::DONE && published.contains(&entry(index, gen)) {
                 continue;
             }
@@ -1317,26 +1388,31 @@ impl TaskState {
     /// Drops the oldest pending call (`queuePolicy: 'drop-oldest'`); returns its id, or None
     /// when no call is pending (every slot holds a running call).
     pub(crate) fn drop_oldest(&mut self) -> Option<u32> {
-        loop {
-            let index = self
-                .records
-                .iter()
-                .zip(self.block.slots.iter())
-                .enumerate()
-                .filter(|(_, (r, s))| {
-                    // Relaxed: a candidate only; the CAS below decides.
-                    r.busy
-                        && !r.settled
-                        && layout::kind(s.state.load(Ordering::Relaxed)) == state::PENDING
-                })
-                .min_by_key(|(_, (r, _))| r.admitted)
-                .map(|(i, _)| i)?;
-            let (gen, call_id) = (self.records[index].gen, self.records[index].call_id);
-            // Acquire on success: the envelope is the page's own again.
+        // Relaxed: candidates only; the CAS below decides. Each is tried once, oldest first:
+        // one whose CAS fails was claimed just now, or holds a word no page wrote (a worker
+        // wrote over it; the audit puts it right), and the next is tried.
+        let mut candidates: Vec<(u64, usize)> = self
+            .records
+            .iter()
+            .zip(self.block.slots.iter())
+            .enumerate()
+            .filter(|(_, (r, s))| {
+                r.busy
+                    && !r.settled
+                    && layout::kind(s.state.load(Ordering::Relaxed)) == state::PENDING
+            })
+            .map(|(i, (r, _))| (r.admitted, i))
+            .collect();
+        candidates.sort_unstable();
+        for (_, index) in candidates {
+            let r = &self.records[index];
+            let (gen, call_id, owner) = (r.gen, r.call_id, r.assigned);
+            // Acquire on success: the envelope is the page's own again. A call handed to one
+            // worker (its owner id in the word) is dropped the same way: it has not started.
             if self.block.slots[index]
                 .state
                 .compare_exchange(
-                    pack(state::PENDING, 0, gen),
+                    pack(state::PENDING, owner, gen),
                     pack(state::FREE, 0, gen),
                     Ordering::AcqRel,
                     Ordering::Acquire,
@@ -1346,7 +1422,7 @@ impl TaskState {
                 self.free_slot(index as u32);
                 return Some(call_id);
             }
-            // A worker claimed it just now: look again.
         }
+        None
     }
 }

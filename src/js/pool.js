@@ -20,7 +20,7 @@
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
-import { BELL_SEQ, BELL_SLEEPERS } from './layout.js';
+import { BELL_SEQ, BELL_SLEEPERS, CELL_QUOTA, CELL_RUNNING, CELL_SIZE } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
 /**
@@ -317,6 +317,31 @@ export class WorkerPool {
       if (m.worker !== worker) return;
       this.crash(m, 'error', undefined, `worker ${m.index} of task ${task.name} received a message it could not deserialize`);
     });
+  }
+
+  /**
+   * The worker to hand a call with side-lane arguments to (runtime.js, submit): a started one
+   * whose cell says it runs fewer calls than its quota, the least busy first; null when none
+   * has room (the call then goes on the work queue, and its worker asks for the values).
+   */
+  handTarget() {
+    const task = this.task;
+    if (task.cellsAddr === undefined) task.cellsAddr = task.runtime.core.taskInfo(task.index)[2];
+    let best = null;
+    let bestRunning = Infinity;
+    for (const m of this.members) {
+      if (m.status !== 'running' || m.worker === null || m.seat < 0) continue;
+      const u32 = task.runtime.views.cover(task.cellsAddr + (m.seat + 1) * CELL_SIZE).u32;
+      const w = (task.cellsAddr + m.seat * CELL_SIZE) >>> 2;
+      // Advisory words the worker writes: a wrong one only hands the call to a busy worker,
+      // which claims it when it has room.
+      const running = u32[w + (CELL_RUNNING >>> 2)];
+      if (running < u32[w + (CELL_QUOTA >>> 2)] && running < bestRunning) {
+        best = m;
+        bestRunning = running;
+      }
+    }
+    return best;
   }
 
   /**

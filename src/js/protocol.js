@@ -10,6 +10,11 @@
 //   worker -> page  { __atelier: 'atelier:fail', error: {name, message} }  could not attach
 //   worker -> page  { __atelier: 'atelier:fault', error: {name, message} } its run loop failed
 //   both ways       { __atelier: 'atelier:bell' }                     the doorbell fallback
+//   page -> worker  { __atelier: 'atelier:side-call', token, slot,    a call handed to this
+//                     gen, values }                                   worker alone (PENDING
+//                                                                     with its owner id, on
+//                                                                     no queue), with the
+//                                                                     values of its arguments
 //   worker -> page  { __atelier: 'atelier:side-want', token }         the call it took needs
 //                                                                     its side-lane values
 //   page -> worker  { __atelier: 'atelier:side', token, values,       them (moving what
@@ -38,6 +43,7 @@ export const MSG_READY = 'atelier:ready';
 export const MSG_FAIL = 'atelier:fail';
 export const MSG_FAULT = 'atelier:fault';
 export const MSG_BELL = 'atelier:bell';
+export const MSG_SIDE_CALL = 'atelier:side-call';
 export const MSG_SIDE_WANT = 'atelier:side-want';
 export const MSG_SIDE = 'atelier:side';
 export const MSG_SIDE_RESULT = 'atelier:side-result';

@@ -13,7 +13,7 @@ import { Writer, Reader, encodeArgs, decode, detachBuffers, peekSide, isTransfer
 import { notIsolatedError, TaskDisposedError, QueueDropError } from './errors.js';
 import { AbortTaskController, abortError } from './cancel.js';
 import { WorkerPool, QUARANTINE_MS } from './pool.js';
-import { MSG_SIDE } from './protocol.js';
+import { MSG_SIDE, MSG_SIDE_CALL } from './protocol.js';
 import { EventStream, reportError, outcomeOf, SUCCESS, CANCELED, REJECTED, FAILURE } from './events.js';
 import { Tracing, TraceContext, runWithTrace } from './spans.js';
 
@@ -26,6 +26,8 @@ const OUT_WORKER = 4;
 const OUT_STARTED = 6;
 const OUT_ATTEMPT = 7;
 const OUT_SEAT = 8;
+const OUT_HANDED_SLOT = 9;
+const OUT_HANDED_GEN = 10;
 
 let runtimeCount = 0;
 
@@ -355,8 +357,16 @@ class Runtime {
       encodeArgs(method, args, writer, key, opts !== null && opts.transferResult === false ? CALL_KEEP_RESULT_BUFFERS : 0);
       if (writer.side.length > 0) side = this.holdSide(writer.side, transfer, method);
       const len = writer.length;
-      if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
-      id = this.core.submit(task.index, len);
+      // A call with side-lane values is handed to a worker with room, with them: one
+      // message, where a call the worker takes from the queue needs two (it asks for them).
+      const to = side !== null && len <= L.INLINE_BYTES ? task.pool.handTarget() : null;
+      id = to === null ? 0 : this.core.submitTo(task.index, len, to.seat);
+      if (id !== 0) {
+        this.handSide(task, to, id, side);
+      } else {
+        if (len > L.INLINE_BYTES) this.stagingPtr = 0; // the payload takes the staging buffer
+        id = this.core.submit(task.index, len);
+      }
     } catch (error) {
       return task.refuse(span, FAILURE, error);
     }
@@ -482,6 +492,24 @@ class Runtime {
     this.sideSeq = (this.sideSeq + 1) >>> 0 || 1;
     const moves = moving.length === 0 ? [] : held.filter((_, i) => moving.includes(values[i]));
     return { token, values: held, moves, sentTo: -1 };
+  }
+
+  /**
+   * Posts call `id`, just handed to worker `member` of `task` alone (PENDING with its owner
+   * id, on no queue), with its side-lane values. If it cannot be posted, the call is dropped
+   * and the error thrown.
+   */
+  handSide(task, member, id, side) {
+    const out = this.views.u32;
+    const slot = out[this.outWord + OUT_HANDED_SLOT];
+    const gen = out[this.outWord + OUT_HANDED_GEN];
+    try {
+      member.worker.postMessage({ __atelier: MSG_SIDE_CALL, token: side.token, slot, gen, values: side.values }, side.moves);
+    } catch (error) {
+      this.core.cancel(task.index, id, L.CANCEL_ABORTED);
+      throw error;
+    }
+    side.sentTo = member.index;
   }
 
   /**

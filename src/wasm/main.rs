@@ -22,12 +22,15 @@ const OUT_ATTEMPT: usize = 7;
 const OUT_CAP: usize = 5;
 /// The seat of the worker that ran the call.
 const OUT_SEAT: usize = 8;
+/// `submit_to`'s slot and generation.
+const OUT_HANDED_SLOT: usize = 9;
+const OUT_HANDED_GEN: usize = 10;
 
 /// The runtime's controller, as the JS glue sees it.
 #[wasm_bindgen]
 pub struct RuntimeCore {
     ctl: Controller,
-    out: Box<[u32; 9]>,
+    out: Box<[u32; 11]>,
     invalid: String,
 }
 
@@ -47,7 +50,7 @@ impl RuntimeCore {
     pub fn new() -> RuntimeCore {
         RuntimeCore {
             ctl: Controller::new(),
-            out: Box::new([0; 9]),
+            out: Box::new([0; 11]),
             invalid: String::new(),
         }
     }
@@ -214,6 +217,21 @@ impl RuntimeCore {
     /// Submits a call whose arguments are the first `len` staging bytes; returns its id.
     pub fn submit(&mut self, task: u32, len: u32) -> Result<u32, JsError> {
         self.ctl.submit(task, len).map_err(submit_error)
+    }
+
+    /// Submits a call whose arguments are the first `len` staging bytes to the worker on
+    /// `seat` alone; returns its id (its slot and generation in the out-record), or 0 when it
+    /// cannot be handed to that worker now (nothing was submitted).
+    #[wasm_bindgen(js_name = submitTo)]
+    pub fn submit_to(&mut self, task: u32, len: u32, seat: u32) -> Result<u32, JsError> {
+        match self.ctl.submit_to(task, len, seat).map_err(submit_error)? {
+            Some((id, slot, gen)) => {
+                self.out[OUT_HANDED_SLOT] = slot;
+                self.out[OUT_HANDED_GEN] = gen;
+                Ok(id)
+            }
+            None => Ok(0),
+        }
     }
 
     /// Takes the next finished call of `task` into the out-record; false when there is none.

@@ -104,8 +104,7 @@ export class Port {
    */
   take() {
     const u32 = this.views.u32;
-    // The quota is a limit the page may change at any time: a plain read sees it soon enough.
-    if (this.running >= u32[this.cell + (L.CELL_QUOTA >>> 2)]) return -1;
+    if (!this.hasRoom()) return -1;
     const cap = this.qMask + 1;
     for (let turn = 2 * cap + 2; turn > 0; turn--) {
       const t = Atomics.load(u32, this.qTail);
@@ -122,16 +121,39 @@ export class Port {
         claimed = Atomics.compareExchange(u32, this.stateWord(slot), want, pack(L.STATE_RUNNING, this.owner, gen)) === want;
       }
       Atomics.compareExchange(u32, this.qHead, h, (h + 1) >>> 0);
-      if (claimed) {
-        this.gens[slot] = gen;
-        this.running++;
-        u32[this.cell + (L.CELL_RUNNING >>> 2)] = this.running;
-        this.setPhase(L.WORKER_BUSY);
-        this.beat();
-        return slot;
-      }
+      if (claimed) return this.claimed(slot, gen);
     }
     return -1;
+  }
+
+  /** Whether this worker's quota leaves room for one more call. */
+  hasRoom() {
+    // The quota is a limit the page may change at any time: a plain read sees it soon enough.
+    return this.running < this.views.u32[this.cell + (L.CELL_QUOTA >>> 2)];
+  }
+
+  /**
+   * Claims the call the page handed to this worker alone (PENDING with this worker's owner
+   * id, on no queue; workers/src/lib.rs `claim_handed`): returns its slot, -1 when the quota
+   * leaves no room, -2 when the call is gone (cancelled, or taken back).
+   */
+  claimHanded(slot, gen) {
+    if (!this.hasRoom()) return -1;
+    if (slot < 0 || slot >= this.slotCount) return -2;
+    gen &= L.STATE_GEN_MASK;
+    const want = pack(L.STATE_PENDING, this.owner, gen);
+    if (Atomics.compareExchange(this.views.u32, this.stateWord(slot), want, pack(L.STATE_RUNNING, this.owner, gen)) !== want) return -2;
+    return this.claimed(slot, gen);
+  }
+
+  /** The bookkeeping of a claim of `slot` (generation `gen`); returns the slot. */
+  claimed(slot, gen) {
+    this.gens[slot] = gen;
+    this.running++;
+    this.views.u32[this.cell + (L.CELL_RUNNING >>> 2)] = this.running;
+    this.setPhase(L.WORKER_BUSY);
+    this.beat();
+    return slot;
   }
 
   /** The cancellation code of the call on `slot`, or ABORTED once the call is no longer ours. */

@@ -18,7 +18,7 @@
 import * as L from './layout.js';
 import { Writer, Reader, encode, decodeArgs, detachBuffers, peekSide, isTransferable, CALL_KEEP_RESULT_BUFFERS } from './codec.js';
 import {
-  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, protocolType,
+  MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_CALL, MSG_SIDE_WANT, MSG_SIDE, MSG_SIDE_RESULT, protocolType,
 } from './protocol.js';
 import { Views } from './views.js';
 import { Port, INFO } from './port.js';
@@ -138,6 +138,9 @@ class PullLoop {
     // Contexts of running calls whose handler asked for `ctx.signal`: their abort event
     // fires when the page sets the call's cancellation flag.
     this.watched = new Set();
+    // Calls the page handed to this worker alone, with their arguments' side-lane values, in
+    // the order they came: { slot, gen, values }, claimed when the quota leaves room.
+    this.handed = [];
     // The side lane (protocol.js): calls waiting for their arguments' values, by token, and
     // the token of this worker's next result with values of its own (random per worker, so
     // the page can tell workers' tokens apart).
@@ -149,9 +152,32 @@ class PullLoop {
     this.waitAsync = typeof Atomics.waitAsync === 'function';
     self.addEventListener('message', (event) => {
       const type = protocolType(event.data);
-      if (type === MSG_SIDE) this.sideArrived(event.data);
+      if (type === MSG_SIDE_CALL) this.handedArrived(event.data);
+      else if (type === MSG_SIDE) this.sideArrived(event.data);
       else if (type === MSG_BELL) this.kick();
     });
+  }
+
+  /** The page handed this worker a call, with its arguments' side-lane values. */
+  handedArrived(data) {
+    if (!Array.isArray(data.values) || !Number.isInteger(data.slot) || !Number.isInteger(data.gen)) return;
+    this.handed.push({ slot: data.slot, gen: data.gen, values: data.values });
+    this.kick();
+  }
+
+  /**
+   * Claims the oldest handed call if the quota leaves room; returns it, or null. Calls the
+   * page cancelled or took back meanwhile are dropped.
+   */
+  claimHanded() {
+    while (this.handed.length > 0) {
+      const h = this.handed[0];
+      const slot = this.port.claimHanded(h.slot, h.gen);
+      if (slot === -1) return null;
+      this.handed.shift();
+      if (slot >= 0) return h;
+    }
+    return null;
   }
 
   /** Asks the page for the side-lane values of the call it took. */
@@ -173,7 +199,8 @@ class PullLoop {
   async run() {
     const port = this.port;
     for (;;) {
-      let slot = port.take();
+      const handed = this.handed.length > 0 ? this.claimHanded() : null;
+      let slot = handed !== null ? handed.slot : port.take();
       if (slot === -1) {
         // Idle: the worker's event loop gets its turn now, so the busy streak starts over.
         slot = this.spin();
@@ -182,7 +209,7 @@ class PullLoop {
       }
       if (slot === -2) throw new Error(`the work queue of this task is corrupt in shared memory; worker ${this.index} stops`);
       if (slot >= 0) {
-        const pending = this.runCall(slot);
+        const pending = this.runCall(slot, handed === null ? undefined : handed.values);
         if (pending !== undefined) {
           // An async handler: take more calls (up to the quota) while it awaits.
           pending.then(() => this.kick());
@@ -235,7 +262,10 @@ class PullLoop {
     return -1;
   }
 
-  /** Sleeps on the task's doorbell until work is published or a handler finished. */
+  /**
+   * Sleeps on the task's doorbell until work is published or a handler finished; returns a
+   * slot it claimed, or -3 when a call handed to this worker can be claimed.
+   */
   async park() {
     const port = this.port;
     port.setPhase(port.running > 0 ? L.WORKER_BUSY : L.WORKER_PARKED);
@@ -248,6 +278,7 @@ class PullLoop {
       Atomics.add(i32, this.sleepersWord, 1);
       let slot;
       try {
+        if (this.handedReady()) return -3;
         slot = port.take();
         if (slot !== -1) return slot;
         const woken = new Promise((resolve) => {
@@ -273,16 +304,22 @@ class PullLoop {
       port.beat();
       // The page rings this doorbell when it cancels a running call, too.
       if (this.watched.size > 0) this.checkAborts();
+      if (this.handedReady()) return -3;
       slot = port.take();
       if (slot !== -1) return slot;
     }
+  }
+
+  /** Whether a handed call waits and the quota leaves room for it. */
+  handedReady() {
+    return this.handed.length > 0 && this.port.hasRoom();
   }
 
   /**
    * Runs the call in `slot`; returns a promise when the handler is async, or when the
    * call's arguments wait for their side-lane values.
    */
-  runCall(slot) {
+  runCall(slot, handedValues) {
     const port = this.port;
     const base = port.slots + slot * L.SLOT_SIZE;
     const u32 = this.views.u32;
@@ -301,6 +338,8 @@ class PullLoop {
       return this.finish(slot, L.STATUS_THREW, error, undefined, 0);
     }
     if (side === null) return this.invoke(slot, at, argLen, null);
+    // A handed call came with its values.
+    if (handedValues !== undefined) return this.invoke(slot, at, argLen, handedValues);
     // The slot is this worker's until it completes the call, arguments included.
     return this.fetchSide(side.token).then(
       (values) => this.invoke(slot, at, argLen, values),

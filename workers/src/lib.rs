@@ -159,6 +159,41 @@ impl<'a> WorkerPort<'a> {
         &self.running
     }
 
+    /// Claims the call the page handed to this worker alone (PENDING with this worker's
+    /// owner id, on no queue; the page names its slot and generation in a message), if the
+    /// worker's quota leaves room for it. `Take::Empty` when there is no room (try again
+    /// after a completion) or the call is gone (the page cancelled it, or took it back).
+    pub fn claim_handed(&mut self, slot: u32, gen: u32) -> Take {
+        // Relaxed: as in `take`.
+        let quota = self.cell().quota.load(Ordering::Relaxed);
+        if self.running.len() as u32 >= quota {
+            return Take::Empty;
+        }
+        let Some(s) = self.block.slots.get(slot as usize) else {
+            return Take::Empty;
+        };
+        let gen = gen & layout::STATE_GEN_MASK;
+        // Acquire: pairs with the page's Release store of PENDING, so the envelope is visible.
+        let ok = s
+            .state
+            .compare_exchange(
+                pack(state::PENDING, self.owner, gen),
+                pack(state::RUNNING, self.owner, gen),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if !ok {
+            return Take::Empty;
+        }
+        let c = Claim { slot, gen };
+        self.running.push(c);
+        self.publish_running();
+        self.set_phase(worker_state::BUSY);
+        self.beat();
+        Take::Call(c)
+    }
+
     /// Claims the oldest pending call, if the worker's quota leaves room for one.
     pub fn take(&mut self) -> Take {
         // Relaxed: the quota is a limit the page may change at any time; a stale value only
