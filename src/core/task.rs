@@ -1110,37 +1110,37 @@ impl TaskState {
             }
             let gen = record.gen;
             let slot = &self.block.slots[index as usize];
-            let now = slot.state.load(Ordering::Acquire);
+            let mut now = slot.state.load(Ordering::Acquire);
             if layout::owner(now) != owner || layout::gen(now) != gen {
                 continue;
             }
-            let kind = layout::kind(now);
-            if kind == state::PENDING {
+            if layout::kind(now) == state::PENDING && record.assigned == owner {
                 // Handed to this worker, which never claimed it: it goes on the work queue,
                 // with the same attempt (it never ran), whatever the crash policy.
-                if record.assigned == owner
-                    && slot
-                        .state
-                        .compare_exchange(
-                            now,
-                            pack(state::FREE, 0, gen),
-                            Ordering::AcqRel,
-                            Ordering::Acquire,
-                        )
-                        .is_ok()
-                {
-                    let record = &mut self.records[index as usize];
-                    let (call_id, attempt, admitted) =
-                        (record.call_id, record.attempt, record.admitted);
-                    if let Some(args) = record.args.take() {
-                        self.publish(index, call_id, attempt, args, &[]);
-                        // Its place in admission order is the one it had.
-                        self.records[index as usize].admitted = admitted;
-                        requeued = true;
+                match slot.state.compare_exchange(
+                    now,
+                    pack(state::FREE, 0, gen),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        let record = &mut self.records[index as usize];
+                        let (call_id, attempt, admitted) =
+                            (record.call_id, record.attempt, record.admitted);
+                        if let Some(args) = record.args.take() {
+                            self.publish(index, call_id, attempt, args, &[]);
+                            // Its place in admission order is the one it had.
+                            self.records[index as usize].admitted = admitted;
+                            requeued = true;
+                        }
+                        continue;
                     }
+                    // The worker claimed it just now (it had room before its quota went to
+                    // 0): a running call of the dead worker, like the others.
+                    Err(word) => now = word,
                 }
-                continue;
             }
+            let kind = layout::kind(now);
             if kind == state::DONE && published.contains(&entry(index, gen)) {
                 continue;
             }

@@ -20,7 +20,7 @@
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
-import { BELL_SEQ, BELL_SLEEPERS, CELL_QUOTA, CELL_RUNNING, CELL_SIZE } from './layout.js';
+import { BELL_SEQ, BELL_SLEEPERS, CELL_QUOTA, CELL_RUNNING, CELL_SIZE, SLOT_SIZE, SLOT_STATE, STATE_OWNER_SHIFT, STATE_OWNER_MASK, STATE_KIND_SHIFT, STATE_PENDING, STATE_GEN_MASK } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
 /**
@@ -47,6 +47,8 @@ class Member {
     this.worker = null;
     this.seat = -1;
     this.status = 'stopped'; // starting | running | stopping | stopped | crashed
+    // Calls handed to this worker ({ slot, gen }) that it may not have claimed yet.
+    this.handed = [];
     this.timer = 0;
   }
 }
@@ -169,6 +171,7 @@ export class WorkerPool {
     const task = this.task;
     const core = task.runtime.core;
     const seat = m.seat;
+    m.handed = [];
     // What the worker published so far is read first: a completion whose values it posted
     // waits for them (runtime.js, sideResult), and the worker is terminated once they came.
     // What it publishes from now on is taken back with its seat (a completion with values
@@ -321,27 +324,40 @@ export class WorkerPool {
 
   /**
    * The worker to hand a call with side-lane arguments to (runtime.js, submit): a started one
-   * whose cell says it runs fewer calls than its quota, the least busy first; null when none
-   * has room (the call then goes on the work queue, and its worker asks for the values).
+   * whose calls (those its cell says it runs, and those handed to it that it has not claimed
+   * yet) are fewer than its quota, the least busy first; null when none has room (the call
+   * then goes on the work queue, and its worker asks for the values).
    */
   handTarget() {
     const task = this.task;
-    if (task.cellsAddr === undefined) task.cellsAddr = task.runtime.core.taskInfo(task.index)[2];
+    if (task.slotsAddr === undefined) [task.slotsAddr, , task.cellsAddr] = task.runtime.core.taskInfo(task.index);
     let best = null;
-    let bestRunning = Infinity;
+    let bestLoad = Infinity;
     for (const m of this.members) {
       if (m.status !== 'running' || m.worker === null || m.seat < 0) continue;
       const u32 = task.runtime.views.cover(task.cellsAddr + (m.seat + 1) * CELL_SIZE).u32;
       const w = (task.cellsAddr + m.seat * CELL_SIZE) >>> 2;
       // Advisory words the worker writes: a wrong one only hands the call to a busy worker,
       // which claims it when it has room.
-      const running = u32[w + (CELL_RUNNING >>> 2)];
-      if (running < u32[w + (CELL_QUOTA >>> 2)] && running < bestRunning) {
+      const load = u32[w + (CELL_RUNNING >>> 2)] + this.unclaimed(m);
+      if (load < u32[w + (CELL_QUOTA >>> 2)] && load < bestLoad) {
         best = m;
-        bestRunning = running;
+        bestLoad = load;
       }
     }
     return best;
+  }
+
+  /** Calls handed to `m`'s worker that it has not claimed yet (their slots still PENDING). */
+  unclaimed(m) {
+    if (m.handed.length === 0) return 0;
+    const owner = (word) => (word >>> STATE_OWNER_SHIFT) & STATE_OWNER_MASK;
+    m.handed = m.handed.filter(({ slot, gen }) => {
+      const at = this.task.slotsAddr + slot * SLOT_SIZE;
+      const word = this.task.runtime.views.cover(at + SLOT_SIZE).u32[(at + SLOT_STATE) >>> 2];
+      return word >>> STATE_KIND_SHIFT === STATE_PENDING && owner(word) !== 0 && (word & STATE_GEN_MASK) === gen;
+    });
+    return m.handed.length;
   }
 
   /**

@@ -510,6 +510,7 @@ class Runtime {
       throw error;
     }
     side.sentTo = member.index;
+    member.handed.push({ slot, gen });
   }
 
   /**
@@ -559,21 +560,25 @@ class Runtime {
       this.decodeResult(call, parked.outcome);
       return;
     }
-    const now = performance.now();
-    this.sideResults.set(token, { values, at: now, task, seat });
-    // Values whose completion never comes (their worker died before it published it, and
-    // the call runs again) are dropped when the worker is (dropSide), or after a while.
-    if (this.sideResults.size > 16) {
-      for (const [t, r] of this.sideResults) if (now - r.at > SIDE_RESULT_WAIT_MS) this.sideResults.delete(t);
-    }
+    this.sideResults.set(token, { values, at: performance.now(), task, seat });
     // The completion was published before the values were posted: read it now.
     this.wakePump();
+  }
+
+  /**
+   * Drops result values whose completion never came: their worker died before it published
+   * it (they are also dropped with the worker: dropSide), or the page had settled the call
+   * already (cancelled, timed out), or the result was refused shared memory after they went.
+   * On each watchdog tick.
+   */
+  sweepSide(now) {
+    for (const [t, r] of this.sideResults) if (now - r.at > SIDE_RESULT_WAIT_MS) this.sideResults.delete(t);
   }
 
   /** Completions of seat `seat` of `task` that wait for their side-lane values. */
   parkedOn(task, seat) {
     let n = 0;
-    for (const p of this.sideParked.values()) if (p.task === task && p.seat === seat) n++;
+    for (const p of this.sideParked.values()) if (p.task === task && p.seat === seat && this.calls.get(p.call.id) === p.call) n++;
     return n;
   }
 
@@ -930,6 +935,7 @@ class WatchdogTimer {
       const v = runtime.core.watch(task.index, now, 2 * this.interval);
       for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], VERDICTS[v[i + 1]] ?? 'exit');
     }
+    if (runtime.sideResults.size > 0) runtime.sweepSide(now);
     // The tick may have found calls to fail or to publish again (src/core/task.rs `audit`):
     // the pump settles them.
     if (watched && runtime.calls.size > 0) runtime.wakePump();

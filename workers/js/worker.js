@@ -38,7 +38,7 @@ const YIELD_MS = 20;
 /** Calls that ran quicker than this in all read the clock less often (yieldDue). */
 const CLOCK_QUICK_MS = 0.5;
 /** The most calls between two readings of the clock. */
-const CLOCK_EVERY_MAX = 8;
+const CLOCK_EVERY_MAX = 4;
 
 let started = false;
 
@@ -227,8 +227,9 @@ class PullLoop {
    * Whether the loop has run for YIELD_MS since its event loop's last turn. The clock is read
    * every `clockEvery` calls: after a run of calls that took under CLOCK_QUICK_MS, twice as
    * rarely as before (up to CLOCK_EVERY_MAX calls), after a slower one at every call again.
-   * A no-op call costs less than a millisecond's thousandth, and reading the clock was a
-   * twentieth of it.
+   * A no-op call costs about a microsecond, and reading the clock was a twentieth of it. The
+   * cost: after such a run, up to CLOCK_EVERY_MAX - 1 slow calls may run past YIELD_MS before
+   * the loop yields.
    */
   yieldDue() {
     const now = performance.now();

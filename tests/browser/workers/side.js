@@ -12,6 +12,8 @@ function firstPixel(source, w, h) {
 }
 
 let kept = null;
+/** This worker, among its task's (whoAmI). */
+const me = Math.random();
 /** Blobs makeBlob made in this worker. */
 let made = 0;
 
@@ -21,6 +23,11 @@ createTaskWorker({
   },
   blobsMade() {
     return made;
+  },
+  /** Which worker ran the call (its argument is a side-lane value), after 20 ms. */
+  async whoAmI(blob) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return [me, await blob.text()];
   },
   /** A Blob of `text` made here: a result with side-lane values. */
   makeBlob(text) {
