@@ -244,30 +244,26 @@ impl Controller {
     /// buffer; returns its id. Arguments larger than a slot's inline bytes take the staging
     /// buffer over (reserve again before the next call).
     pub fn submit(&mut self, task: u32, len: u32) -> Result<u32, SubmitError> {
-        let have = self.staging.as_ref().map_or(0, Metered::capacity);
-        if len > have && len > 0 {
-            return Err(SubmitError::TooLong(len));
-        }
-        let t = self
-            .tasks
-            .get_mut(task as usize)
-            .and_then(Option::as_mut)
-            .ok_or(SubmitError::NoSuchTask(task))?;
+        self.check_staged(len)?;
+        let t = submit_target(&mut self.tasks, task)?;
         let call_id = self.next_call;
         self.next_call = self.next_call.wrapping_add(1).max(1);
         if len as usize <= INLINE_BYTES {
-            let small: &[u8] = match &self.staging {
-                // SAFETY: the staging buffer is ours and holds at least `len` bytes (checked
-                // above).
-                Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) },
-                None => &[],
-            };
-            t.admit_small(call_id, small);
+            t.admit_small(call_id, staged(&self.staging, len));
         } else {
             let buf = self.staging.take().ok_or(SubmitError::TooLong(len))?;
             t.admit(call_id, Args::Heap(buf, len));
         }
         Ok(call_id)
+    }
+
+    /// An error unless the staging buffer holds `len` bytes.
+    fn check_staged(&self, len: u32) -> Result<(), SubmitError> {
+        let have = self.staging.as_ref().map_or(0, Metered::capacity);
+        if len > have && len > 0 {
+            return Err(SubmitError::TooLong(len));
+        }
+        Ok(())
     }
 
     /// Submits a call whose arguments are the first `len` staging bytes to the worker on
@@ -284,21 +280,9 @@ impl Controller {
         if len as usize > INLINE_BYTES {
             return Ok(None);
         }
-        let have = self.staging.as_ref().map_or(0, Metered::capacity);
-        if len > have && len > 0 {
-            return Err(SubmitError::TooLong(len));
-        }
-        let t = self
-            .tasks
-            .get_mut(task as usize)
-            .and_then(Option::as_mut)
-            .ok_or(SubmitError::NoSuchTask(task))?;
-        let small: &[u8] = match &self.staging {
-            // SAFETY: the staging buffer is ours and holds at least `len` bytes (checked
-            // above).
-            Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) },
-            None => &[],
-        };
+        self.check_staged(len)?;
+        let t = submit_target(&mut self.tasks, task)?;
+        let small = staged(&self.staging, len);
         let call_id = self.next_call;
         let Some((slot, gen)) = t.admit_to(call_id, small, seat) else {
             return Ok(None);
@@ -530,6 +514,26 @@ impl Controller {
     pub fn drop_oldest(&mut self, task: u32) -> Result<Option<u32>, NoSuchTask> {
         self.release();
         Ok(self.task_mut(task)?.drop_oldest())
+    }
+}
+
+/// Task `task`, for a submit.
+fn submit_target(
+    tasks: &mut [Option<TaskState>],
+    task: u32,
+) -> Result<&mut TaskState, SubmitError> {
+    tasks
+        .get_mut(task as usize)
+        .and_then(Option::as_mut)
+        .ok_or(SubmitError::NoSuchTask(task))
+}
+
+/// The first `len` bytes of the staging buffer (`check_staged` said it holds them).
+fn staged(staging: &Option<Metered>, len: u32) -> &[u8] {
+    match staging {
+        // SAFETY: the staging buffer is ours and holds at least `len` bytes (check_staged).
+        Some(buf) => unsafe { std::slice::from_raw_parts(buf.as_ptr(), len as usize) },
+        None => &[],
     }
 }
 
