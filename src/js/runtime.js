@@ -566,13 +566,37 @@ class Runtime {
   }
 
   /**
-   * Drops result values whose completion never came: their worker died before it published
-   * it (they are also dropped with the worker: dropSide), or the page had settled the call
-   * already (cancelled, timed out), or the result was refused shared memory after they went.
-   * On each watchdog tick.
+   * On each watchdog tick: drops result values whose completion never came (their worker died
+   * before it published it, and they are also dropped with the worker: dropSide; or the page
+   * had settled the call already; or the result was refused shared memory after they went),
+   * and fails calls whose values never came although their worker published the completion
+   * after posting them (a worker that writes such a completion without posting is broken or
+   * hostile: it is replaced). A parked call is failed at the second tick that finds it older
+   * than SIDE_RESULT_WAIT_MS, so that a message queued while the page's thread was blocked
+   * is dispatched first.
    */
   sweepSide(now) {
     for (const [t, r] of this.sideResults) if (now - r.at > SIDE_RESULT_WAIT_MS) this.sideResults.delete(t);
+    for (const [t, p] of this.sideParked) {
+      if (now - p.at <= SIDE_RESULT_WAIT_MS) continue;
+      if (!p.stale) {
+        p.stale = true;
+        continue;
+      }
+      const message = `worker ${p.worker} of task ${p.task.name} published a result whose side-lane values it never posted`;
+      this.failParked(t, p, message);
+      const m = p.task.pool.members[p.worker];
+      if (m !== undefined && m.seat === p.seat) p.task.pool.corrupt(p.worker, message);
+    }
+  }
+
+  /** Parked completion `token` will get no values: its call (if still outstanding) rejects. */
+  failParked(token, p, message) {
+    this.sideParked.delete(token);
+    const call = p.call;
+    if (this.calls.get(call.id) !== call) return;
+    this.end(call.id, call);
+    call.reject(new Error(`${message}: the values of its ${call.method}() result, sent by postMessage, never arrived`));
   }
 
   /** Completions of seat `seat` of `task` that wait for their side-lane values. */
@@ -590,14 +614,7 @@ class Runtime {
   dropSide(task, seat, message) {
     const of = (r) => r.task === task && (seat === undefined || r.seat === seat);
     for (const [t, r] of this.sideResults) if (of(r)) this.sideResults.delete(t);
-    for (const [t, p] of this.sideParked) {
-      if (!of(p)) continue;
-      this.sideParked.delete(t);
-      const call = p.call;
-      if (this.calls.get(call.id) !== call) continue;
-      this.end(call.id, call);
-      call.reject(new Error(`${message}: the values of its ${call.method}() result, sent by postMessage, never arrived`));
-    }
+    for (const [t, p] of this.sideParked) if (of(p)) this.failParked(t, p, message);
   }
 
   /** Emits `task`'s changed gauges at the next microtask checkpoint. */
@@ -710,7 +727,8 @@ class Runtime {
           // The worker posted the values before it published this; they arrive as a
           // message. The bytes are the arena's only until the next poll: kept here.
           const seat = out[base + OUT_SEAT];
-          this.sideParked.set(side.token, { call, outcome, bytes: u8.slice(ptr, ptr + len), task, seat });
+          const worker = out[base + OUT_WORKER];
+          this.sideParked.set(side.token, { call, outcome, bytes: u8.slice(ptr, ptr + len), task, seat, worker, at: performance.now(), stale: false });
           return;
         }
         this.sideResults.delete(side.token);
@@ -875,8 +893,11 @@ const VERDICTS = { 1: 'hang', 2: 'exit', 3: 'corrupt' };
 /** The gauges of a task, in Task.gauged's order. */
 const GAUGES = ['queue.in_flight', 'queue.pending', 'queue.waiting', 'workers.active'];
 
-/** How long a result's side-lane values wait for their completion before they are dropped. */
-const SIDE_RESULT_WAIT_MS = 10000;
+/**
+ * How long a result's side-lane values wait for their completion before they are dropped, and
+ * a completion for its values (which its worker posted before it) before its call fails.
+ */
+const SIDE_RESULT_WAIT_MS = 5000;
 
 /** Platform objects that hold resources until closed. */
 const CLOSABLE = new Set(['ImageBitmap', 'VideoFrame', 'AudioData', 'MessagePort']);
@@ -935,7 +956,7 @@ class WatchdogTimer {
       const v = runtime.core.watch(task.index, now, 2 * this.interval);
       for (let i = 0; i < v.length; i += 2) task.pool.verdict(v[i], VERDICTS[v[i + 1]] ?? 'exit');
     }
-    if (runtime.sideResults.size > 0) runtime.sweepSide(now);
+    if (runtime.sideResults.size > 0 || runtime.sideParked.size > 0) runtime.sweepSide(now);
     // The tick may have found calls to fail or to publish again (src/core/task.rs `audit`):
     // the pump settles them.
     if (watched && runtime.calls.size > 0) runtime.wakePump();

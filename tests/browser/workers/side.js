@@ -29,6 +29,17 @@ createTaskWorker({
     await new Promise((resolve) => setTimeout(resolve, 20));
     return [me, await blob.text()];
   },
+  /** The next result's side-lane values are never posted (a broken worker). */
+  loseNextResultValues() {
+    const post = self.postMessage.bind(self);
+    self.postMessage = (data, transfer) => {
+      if (data && data.__atelier === 'atelier:side-result') {
+        self.postMessage = post;
+        return;
+      }
+      post(data, transfer);
+    };
+  },
   /** A Blob of `text` made here: a result with side-lane values. */
   makeBlob(text) {
     made++;
