@@ -13,7 +13,7 @@
 //! between the page's own read position and one capacity beyond it.
 
 /// Arena size a worker gets by default.
-pub const ARENA_DEFAULT: u32 = 64 * 1024;
+pub const ARENA_DEFAULT: u32 = 256 * 1024;
 
 /// Rounds a position up to a multiple of 8.
 #[inline]

@@ -11,6 +11,7 @@ import {
   fromCharCode, getScratch, hasOwn, isArray, isStackOverflow, truncated, T_SIDE, T_SIDE_HEADER,
   SIDE_HEADER_BYTES,
 } from './codec-format.js';
+import { takeBuffer } from './codec-recycle.js';
 
 // ---------------------------------------------------------------------------------
 // Reader
@@ -188,7 +189,8 @@ function readOther(r, t, d) {
       const n = readVarUint(r);
       skipPad(r, 8);
       need(r, n);
-      const ab = new ArrayBuffer(n);
+      // (A pooled buffer's bytes are all overwritten here: codec-recycle.js.)
+      const ab = takeBuffer(n);
       if (n > 0) new Uint8Array(ab).set(r.u8.subarray(r.pos, r.pos + n));
       r.pos += n;
       pushRef(r, ab);
@@ -238,7 +240,7 @@ function readOther(r, t, d) {
       const bytes = width * height * 4;
       if (bytes > r.end - r.pos) throw truncated(r);
       if (typeof ImageData !== 'function') throw decodeError('an ImageData, which this environment cannot create', r);
-      const data = new Uint8ClampedArray(bytes);
+      const data = new Uint8ClampedArray(takeBuffer(bytes));
       data.set(r.u8.subarray(r.pos, r.pos + bytes));
       r.pos += bytes;
       let v;

@@ -12,6 +12,7 @@ import {
   numberValueOf, objToString, objectKeys, propSeg, regexpFlags, regexpSource, setForEach, setSize,
   stringValueOf, toPublicError, typedArrayTag, withSeg, T_SIDE, T_SIDE_HEADER, SIDE_HEADER_BYTES,
 } from './codec-format.js';
+import { recycleBuffer } from './codec-recycle.js';
 
 // ---------------------------------------------------------------------------------
 // Writer
@@ -990,7 +991,8 @@ export function encodeArgs(method, args, writer, key, flags = 0) {
 export function detachBuffers(buffers) {
   for (const b of buffers) {
     try {
-      if (typeof b.transfer === 'function') b.transfer(0);
+      // Its backing store is kept for the next buffer decoded on this thread (codec-recycle.js).
+      if (typeof b.transfer === 'function') recycleBuffer(b);
       else structuredClone(b, { transfer: [b] });
     } catch {
       // not detachable: it stays usable, as a copy was sent

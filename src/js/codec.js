@@ -6,6 +6,7 @@
 //   codec-format.js   the byte format (documented there), tags, shared intrinsics, errors
 //   codec-encode.js   Writer, encode, encodeArgs, detachBuffers, the side-lane threshold
 //   codec-decode.js   Reader, decode, decodeArgs, peekSide
+//   codec-recycle.js  the backing stores of moved buffers, kept for the next decoded buffer
 //
 // This module is the codec's public face: everything else imports from here.
 export {
@@ -16,3 +17,4 @@ export {
   SIDE_LANE_MIN_BYTES, setSideLaneMinBytes,
 } from './codec-encode.js';
 export { Reader, decode, decodeArgs, peekSide } from './codec-decode.js';
+export { pooledBufferBytes, setBufferPoolIdleMs } from './codec-recycle.js';

@@ -94,6 +94,9 @@ function attach(msg, handlers) {
   return loop;
 }
 
+/** The largest private result buffer a worker keeps for its next large result. */
+const SPARE_MAX_BYTES = 8 << 20;
+
 /** Writer.moves when a result's buffers stay with the worker. */
 const NOTHING_MOVES = new Set();
 
@@ -129,6 +132,8 @@ class PullLoop {
     // outgrew the arena (it is then copied into a buffer the page grants).
     this.start = 0;
     this.private = null;
+    // The last private buffer, kept for the next result that outgrows the arena.
+    this.spare = null;
     this.wake = null;
     this.lastYield = performance.now();
     // The clock's reading for yieldDue: when, and how many calls until the next.
@@ -447,6 +452,7 @@ class PullLoop {
     const bytes = this.private;
     this.private = null;
     this.publish(slot, status, bytes.subarray(0, len), method);
+    if (bytes.length <= SPARE_MAX_BYTES) this.spare = bytes;
     return undefined;
   }
 
@@ -473,6 +479,20 @@ class PullLoop {
     port.complete(slot, status, ptr, len, -1);
   }
 
+  /**
+   * A private buffer of at least `size` bytes for a result that outgrew the arena: the one
+   * kept from an earlier result when it is large enough (fresh memory costs a page fault per
+   * page on first touch; see codec-recycle.js).
+   */
+  privateBuffer(size) {
+    const spare = this.spare;
+    if (spare !== null && spare.length >= size) {
+      this.spare = null;
+      return spare;
+    }
+    return new Uint8Array(size);
+  }
+
   /** Starts encoding a result at the arena's write position. */
   encodeResult(value) {
     const port = this.port;
@@ -497,12 +517,12 @@ class PullLoop {
         this.start = start;
         return { u8, start: port.arenaAddr(start), cap: port.room(start) };
       }
-      const bytes = new Uint8Array(Math.max(need * 2, 1 << 17));
+      const bytes = this.privateBuffer(Math.max(need * 2, 1 << 17));
       bytes.set(u8.subarray(port.arenaAddr(this.start), port.arenaAddr(this.start) + keep));
       this.private = bytes;
       return { u8: bytes, start: 0, cap: bytes.length };
     }
-    const bytes = new Uint8Array(Math.max(need * 2, this.private.length * 2));
+    const bytes = this.privateBuffer(Math.max(need * 2, this.private.length * 2));
     bytes.set(this.private.subarray(0, keep));
     this.private = bytes;
     return { u8: bytes, start: 0, cap: bytes.length };
