@@ -37,11 +37,11 @@ use core::mem::{offset_of, size_of};
 use core::sync::atomic::AtomicU32;
 
 /// Bumped whenever a struct below changes shape.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// Bumped whenever the messages between page and workers (the start-up handshake, the side
 /// lane), the codec's format or the meaning of a shared word changes.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// The longest a live worker goes without beating its heartbeat while a handler awaits (its
 /// event loop is free). The page's watchdog counts silence in these terms.
@@ -321,7 +321,11 @@ pub struct WorkerCell {
     pub arena_cap: AtomicU32,
     /// The page's answer to `req_len`: 0 none yet, [`GRANT_REFUSED`], or a buffer's address.
     pub req_ptr: AtomicU32,
-    _page_reserved: [AtomicU32; 9],
+    /// Messages the page has posted to this worker since its seat was given (a call handed
+    /// to it, a call's side-lane values): a worker that spins on the work queue stops when
+    /// this moves, since its event loop cannot deliver a message while it spins.
+    pub posts: AtomicU32,
+    _page_reserved: [AtomicU32; 8],
 }
 
 /// `WorkerCell::phase` values.
@@ -339,7 +343,7 @@ pub mod worker_state {
 }
 
 /// The constants the JS glue needs, as `(name, value)`.
-pub fn constants() -> [(&'static str, u32); 65] {
+pub fn constants() -> [(&'static str, u32); 66] {
     [
         ("LAYOUT_VERSION", LAYOUT_VERSION),
         ("PROTOCOL_VERSION", PROTOCOL_VERSION),
@@ -404,6 +408,7 @@ pub fn constants() -> [(&'static str, u32); 65] {
         ("CELL_ARENA_BASE", offset_of!(WorkerCell, arena_base) as u32),
         ("CELL_ARENA_CAP", offset_of!(WorkerCell, arena_cap) as u32),
         ("CELL_REQ_PTR", offset_of!(WorkerCell, req_ptr) as u32),
+        ("CELL_POSTS", offset_of!(WorkerCell, posts) as u32),
         ("WORKER_STARTING", worker_state::STARTING),
         ("WORKER_IDLE", worker_state::IDLE),
         ("WORKER_BUSY", worker_state::BUSY),

@@ -1216,6 +1216,7 @@ impl TaskState {
             &cell.arena_base,
             &cell.arena_cap,
             &cell.req_ptr,
+            &cell.posts,
         ] {
             w.store(0, Ordering::Relaxed);
         }

@@ -20,7 +20,7 @@
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
-import { BELL_SEQ, BELL_SLEEPERS, CELL_QUOTA, CELL_RUNNING, CELL_SIZE, SLOT_SIZE, SLOT_STATE, STATE_OWNER_SHIFT, STATE_OWNER_MASK, STATE_KIND_SHIFT, STATE_PENDING, STATE_GEN_MASK } from './layout.js';
+import { BELL_SEQ, BELL_SLEEPERS, CELL_POSTS, CELL_QUOTA, CELL_RUNNING, CELL_SIZE, SLOT_SIZE, SLOT_STATE, STATE_OWNER_SHIFT, STATE_OWNER_MASK, STATE_KIND_SHIFT, STATE_PENDING, STATE_GEN_MASK } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
 /**
@@ -278,7 +278,7 @@ export class WorkerPool {
       }
       if (type === null || m.worker !== worker) return;
       if (type === MSG_SIDE_WANT) {
-        task.runtime.sendSide(task, m, worker, data.token);
+        task.runtime.sendSide(task, m, data.token);
       } else if (type === MSG_BELL) {
         task.runtime.wakePump();
       } else if (type === MSG_HELLO) {
@@ -346,6 +346,20 @@ export class WorkerPool {
       }
     }
     return best;
+  }
+
+  /**
+   * Posts `message` to `m`'s worker (moving `transfer`) and counts it in the worker's cell: a
+   * worker spinning on the work queue cannot receive a message (its event loop is blocked),
+   * so it stops spinning when the count moves (worker.js, spin).
+   */
+  post(m, message, transfer) {
+    m.worker.postMessage(message, transfer);
+    const task = this.task;
+    if (task.cellsAddr === undefined) task.cellsAddr = task.runtime.core.taskInfo(task.index)[2];
+    if (m.seat < 0) return;
+    const at = task.cellsAddr + m.seat * CELL_SIZE + CELL_POSTS;
+    Atomics.add(task.runtime.views.cover(at + 4).u32, at >>> 2, 1);
   }
 
   /** Calls handed to `m`'s worker that it has not claimed yet (their slots still PENDING). */

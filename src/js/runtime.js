@@ -504,7 +504,7 @@ class Runtime {
     const slot = out[this.outWord + OUT_HANDED_SLOT];
     const gen = out[this.outWord + OUT_HANDED_GEN];
     try {
-      member.worker.postMessage({ __atelier: MSG_SIDE_CALL, token: side.token, slot, gen, values: side.values }, side.moves);
+      task.pool.post(member, { __atelier: MSG_SIDE_CALL, token: side.token, slot, gen, values: side.values }, side.moves);
     } catch (error) {
       this.core.cancel(task.index, id, L.CANCEL_ABORTED);
       throw error;
@@ -517,7 +517,7 @@ class Runtime {
    * Worker `member` of `task` took the call whose arguments wait for side-lane values
    * `token`: posts them (moving what moves), or why it cannot, which fails the call.
    */
-  sendSide(task, member, worker, token) {
+  sendSide(task, member, token) {
     const call = this.sideOut.get(token);
     let error = null;
     if (call === undefined || call.task !== task) {
@@ -527,14 +527,14 @@ class Runtime {
     }
     if (error === null) {
       try {
-        worker.postMessage({ __atelier: MSG_SIDE, token, values: call.side.values }, call.side.moves);
+        task.pool.post(member, { __atelier: MSG_SIDE, token, values: call.side.values }, call.side.moves);
         call.side.sentTo = member.index;
         return;
       } catch (e) {
         error = `${call.method}() cannot send its arguments: ${e && e.message}`;
       }
     }
-    worker.postMessage({ __atelier: MSG_SIDE, token, values: null, error });
+    task.pool.post(member, { __atelier: MSG_SIDE, token, values: null, error });
   }
 
   /**
@@ -561,8 +561,10 @@ class Runtime {
       return;
     }
     this.sideResults.set(token, { values, at: performance.now(), task, seat });
-    // The completion was published before the values were posted: read it now.
-    this.wakePump();
+    // The worker publishes the completion right after it posts the values, so it is almost
+    // always there already: read it now rather than after the doorbell's wake-up (a task hop).
+    if (!task.disposed && this.settleAll(task) > 0 && this.fallback) task.pool.ringFallbackBell();
+    if (this.sideResults.has(token)) this.wakePump();
   }
 
   /**
@@ -797,7 +799,9 @@ class Runtime {
           await null;
           continue;
         }
-        if (awake && settled === 0 && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+        // (Not while a result waits for its side-lane values: they come as a message, which
+        // the page's event loop cannot deliver while it spins.)
+        if (awake && settled === 0 && this.sideParked.size === 0 && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
         Atomics.add(i32, sleepersWord, 1);
         try {
           if (this.fallback) {

@@ -126,6 +126,11 @@ export class Port {
     return -1;
   }
 
+  /** How many messages the page has posted to this worker (advisory: only compared). */
+  posts() {
+    return Atomics.load(this.views.u32, this.cell + (L.CELL_POSTS >>> 2));
+  }
+
   /** Whether this worker's quota leaves room for one more call. */
   hasRoom() {
     // The quota is a limit the page may change at any time: a plain read sees it soon enough.

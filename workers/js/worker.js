@@ -257,13 +257,18 @@ class PullLoop {
     }
   }
 
-  /** Spins on the queue for a moment; returns a slot or -1. */
+  /**
+   * Spins on the queue for a moment; returns a slot or -1. It stops early when the page posts
+   * this worker a message (a handed call, side-lane values): its event loop cannot deliver
+   * one while it spins, and a handed call would otherwise wait out the spin.
+   */
   spin() {
     const port = this.port;
+    const posts = port.posts();
     const until = performance.now() + this.spinMs;
     do {
       const slot = port.take();
-      if (slot !== -1) return slot;
+      if (slot !== -1 || port.posts() !== posts) return slot;
     } while (performance.now() < until);
     return -1;
   }

@@ -29,6 +29,7 @@ const CELL = {
   cellRingHead: L.CELL_RING_HEAD,
   cellArenaRead: L.CELL_ARENA_READ,
   cellArenaCap: L.CELL_ARENA_CAP,
+  cellPosts: L.CELL_POSTS,
 };
 const RESULT = { resultStatus: L.RESULT_STATUS, resultPtr: L.RESULT_PTR, resultLen: L.RESULT_LEN, resultEnd: L.RESULT_END };
 const OTHER = ['ringEntry', 'queueHead', 'queueTail', 'queueEntry'];
