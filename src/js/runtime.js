@@ -342,6 +342,10 @@ class Runtime {
       return task.refuse(span, CANCELED, abortError(`${method}() was not started: its signal is aborted`, signal.reason));
     }
     const policy = task.config.queuePolicy;
+    // No room: first read the completions there are. Each frees a slot for the oldest call
+    // waiting in the page, so the workers, which chain the few calls pending in shared memory,
+    // are refilled while the callers of a batch of settled calls run, not only after them.
+    if (!this.core.room(task.index) && this.settleAll(task) > 0 && this.fallback) task.pool.ringFallbackBell();
     if (policy !== 'block' && !this.core.room(task.index)) {
       const refusal = this.admitByPolicy(task, method, policy);
       if (refusal !== null) return task.refuse(span, REJECTED, refusal);
