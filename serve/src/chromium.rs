@@ -245,7 +245,8 @@ impl PageRun {
 }
 
 /// The command line used for one page (without the URL); `$ATELIER_CHROMIUM_ARGS`
-/// (whitespace-separated) is appended.
+/// (whitespace-separated) is appended. `--expose-gc` gives pages `gc()`: the benchmarks'
+/// paired rounds collect garbage before each timed round (benches/browser/harness/runner.js).
 pub fn chromium_args(profile: &Path) -> Vec<String> {
     [
         "--headless",
@@ -257,6 +258,7 @@ pub fn chromium_args(profile: &Path) -> Vec<String> {
         "--disable-component-update",
         "--disable-sync",
         "--disable-extensions",
+        "--js-flags=--expose-gc",
     ]
     .iter()
     .map(|s| s.to_string())
