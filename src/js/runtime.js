@@ -345,7 +345,7 @@ class Runtime {
     // No room: first read the completions there are. Each frees a slot for the oldest call
     // waiting in the page, so the workers, which chain the few calls pending in shared memory,
     // are refilled while the callers of a batch of settled calls run, not only after them.
-    if (!this.core.room(task.index) && this.settleAll(task) > 0 && this.fallback) task.pool.ringFallbackBell();
+    if (task.outstanding >= task.slots && !this.core.room(task.index) && this.settleAll(task) > 0 && this.fallback) task.pool.ringFallbackBell();
     if (policy !== 'block' && !this.core.room(task.index)) {
       const refusal = this.admitByPolicy(task, method, policy);
       if (refusal !== null) return task.refuse(span, REJECTED, refusal);
@@ -1126,6 +1126,9 @@ class Task {
     this.name = config.taskName ?? this.id;
     this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize, config.maxInFlight + config.maxQueueDepth);
     runtime.core.configure(this.index, CRASH_POLICIES.indexOf(config.crashPolicy), config.crashMaxRetries, config.hangTimeoutMs ?? 0);
+    // Its slots: with fewer calls outstanding than this, one is free (or held by a cancelled
+    // call whose handler still runs, which submit's look for room can ignore).
+    this.slots = Math.min(config.maxInFlight + config.maxQueueDepth, MAX_SLOTS);
     this.idleTimer = 0;
     this.outstanding = 0;
     this.dispatched = 0;
