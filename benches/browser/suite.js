@@ -109,42 +109,30 @@ function observabilityGroup(minIters) {
       stop: () => rt.dispose(),
     };
   };
-  const loopback = (id, label, base, pairBase) => ({
+  // A benchmark of the calls `me()` starts; with `other`, also timed in rounds alternating
+  // with the calls `other()` starts (`against`, `calls` a round): sequential samples of two
+  // benchmarks see the machine at different times, so the targets read the paired rounds.
+  const bench = (id, label, me, other, against, calls) => ({
     id,
     label,
     async make() {
-      const me = await startLoopback(base);
-      const other = pairBase === undefined ? null : await startLoopback(pairBase);
+      const a = await me();
+      const b = other === undefined ? null : await other();
       return {
-        run: me.run,
+        run: a.run,
         minIters,
-        paired: other === null ? undefined : { against: 'observability/bare-loopback', calls: 64 * minIters, run: me.run, other: other.run },
+        paired: b === null ? undefined : { against, calls, run: a.run, other: b.run },
         teardown: () => {
-          me.stop();
-          if (other !== null) other.stop();
+          a.stop();
+          if (b !== null) b.stop();
         },
       };
     },
   });
-  const variant = (id, label, load, setup, pairWith) => ({
-    id,
-    label,
-    async make() {
-      const me = await start(load, setup);
-      // Sequential samples of two benchmarks see the machine at different times; `off` is
-      // also timed in rounds alternating with `bare` (the target's measure).
-      const other = pairWith === undefined ? null : await start(pairWith.load, pairWith.setup);
-      return {
-        run: me.run,
-        minIters,
-        paired: other === null ? undefined : { against: 'observability/bare', calls: 16 * minIters, run: me.run, other: other.run },
-        teardown: () => {
-          me.stop();
-          if (other !== null) other.stop();
-        },
-      };
-    },
-  });
+  const loopback = (id, label, base, pairBase) =>
+    bench(id, label, () => startLoopback(base), pairBase && (() => startLoopback(pairBase)), 'observability/bare-loopback', 64 * minIters);
+  const variant = (id, label, load, setup, pairWith) =>
+    bench(id, label, () => start(load, setup), pairWith && (() => start(pairWith.load, pairWith.setup)), 'observability/bare', 16 * minIters);
   // Both packages are loaded as module graphs of their own (the shipped one under another
   // path than /pkg/), so that neither inherits the JIT feedback of the groups before.
   const shipped = () => import('/target/pkg/index.js');
