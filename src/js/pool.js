@@ -20,7 +20,7 @@
 import { wasmMemory } from './wasm.js';
 import { LAYOUT_FINGERPRINT, PROTOCOL_VERSION } from './layout.js';
 import { MSG_HELLO, MSG_INIT, MSG_READY, MSG_FAIL, MSG_FAULT, MSG_BELL, MSG_SIDE_WANT, MSG_SIDE_RESULT, protocolType } from './protocol.js';
-import { BELL_SEQ, BELL_SLEEPERS, CELL_POSTS, CELL_QUOTA, CELL_RUNNING, CELL_SIZE, SLOT_SIZE, SLOT_STATE, STATE_OWNER_SHIFT, STATE_OWNER_MASK, STATE_KIND_SHIFT, STATE_PENDING, STATE_GEN_MASK } from './layout.js';
+import { BELL_SEQ, BELL_SLEEPERS, CELL_POSTS, CELL_QUOTA, CELL_RUNNING, SLOT_SIZE, SLOT_STATE, STATE_OWNER_SHIFT, STATE_OWNER_MASK, STATE_KIND_SHIFT, STATE_PENDING, STATE_GEN_MASK } from './layout.js';
 import { WorkerCrashedError } from './errors.js';
 
 /**
@@ -329,14 +329,11 @@ export class WorkerPool {
    * then goes on the work queue, and its worker asks for the values).
    */
   handTarget() {
-    const task = this.task;
-    if (task.slotsAddr === undefined) [task.slotsAddr, , task.cellsAddr] = task.runtime.core.taskInfo(task.index);
     let best = null;
     let bestLoad = Infinity;
     for (const m of this.members) {
       if (m.status !== 'running' || m.worker === null || m.seat < 0) continue;
-      const u32 = task.runtime.views.cover(task.cellsAddr + (m.seat + 1) * CELL_SIZE).u32;
-      const w = (task.cellsAddr + m.seat * CELL_SIZE) >>> 2;
+      const { u32, w } = this.task.cell(m.seat);
       // Advisory words the worker writes: a wrong one only hands the call to a busy worker,
       // which claims it when it has room.
       const load = u32[w + (CELL_RUNNING >>> 2)] + this.unclaimed(m);
@@ -355,11 +352,9 @@ export class WorkerPool {
    */
   post(m, message, transfer) {
     m.worker.postMessage(message, transfer);
-    const task = this.task;
-    if (task.cellsAddr === undefined) task.cellsAddr = task.runtime.core.taskInfo(task.index)[2];
     if (m.seat < 0) return;
-    const at = task.cellsAddr + m.seat * CELL_SIZE + CELL_POSTS;
-    Atomics.add(task.runtime.views.cover(at + 4).u32, at >>> 2, 1);
+    const { u32, w } = this.task.cell(m.seat);
+    Atomics.add(u32, w + (CELL_POSTS >>> 2), 1);
   }
 
   /** Calls handed to `m`'s worker that it has not claimed yet (their slots still PENDING). */
@@ -382,10 +377,10 @@ export class WorkerPool {
   ringFallbackBell() {
     const task = this.task;
     if (task.disposed) return;
-    if (this.bellWord === undefined) this.bellWord = task.runtime.core.taskInfo(task.index)[7] >>> 2;
-    const i32 = task.runtime.views.cover(this.bellWord * 4 + 8).i32;
-    const seq = Atomics.load(i32, this.bellWord + (BELL_SEQ >>> 2));
-    if (seq === this.bellSeen || Atomics.load(i32, this.bellWord + (BELL_SLEEPERS >>> 2)) === 0) return;
+    const bell = task.workBellWord;
+    const i32 = task.runtime.views.cover(bell * 4 + 8).i32;
+    const seq = Atomics.load(i32, bell + (BELL_SEQ >>> 2));
+    if (seq === this.bellSeen || Atomics.load(i32, bell + (BELL_SLEEPERS >>> 2)) === 0) return;
     this.bellSeen = seq;
     for (const m of this.members) if (m.worker && m.status === 'running') m.worker.postMessage({ __atelier: MSG_BELL });
   }
@@ -398,10 +393,9 @@ export class WorkerPool {
   ringWorkBell() {
     const task = this.task;
     if (task.disposed) return;
-    if (this.bellWord === undefined) this.bellWord = task.runtime.core.taskInfo(task.index)[7] >>> 2;
     // The views may predate the growth that made room for this task's block.
-    const i32 = task.runtime.views.cover(this.bellWord * 4 + 8).i32;
-    const seq = this.bellWord + (BELL_SEQ >>> 2);
+    const i32 = task.runtime.views.cover(task.workBellWord * 4 + 8).i32;
+    const seq = task.workBellWord + (BELL_SEQ >>> 2);
     Atomics.add(i32, seq, 1);
     Atomics.notify(i32, seq);
     if (task.runtime.fallback) this.ringFallbackBell();

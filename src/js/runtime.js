@@ -1131,6 +1131,11 @@ class Task {
     this.name = config.taskName ?? this.id;
     this.index = runtime.core.defineTask(config.maxInFlight, config.poolSize, config.maxInFlight + config.maxQueueDepth);
     runtime.core.configure(this.index, CRASH_POLICIES.indexOf(config.crashPolicy), config.crashMaxRetries, config.hangTimeoutMs ?? 0);
+    // Where its block's parts are in shared memory (RuntimeCore.taskInfo): they do not move.
+    const info = runtime.core.taskInfo(this.index);
+    this.slotsAddr = info[0];
+    this.cellsAddr = info[2];
+    this.workBellWord = info[7] >>> 2;
     // Its slots: with fewer calls outstanding than this, one is free (or held by a cancelled
     // call whose handler still runs, which submit's look for room can ignore).
     this.slots = Math.min(config.maxInFlight + config.maxQueueDepth, MAX_SLOTS);
@@ -1332,16 +1337,21 @@ class Task {
     return { taskId: this.id, taskName: this.name, init: this.config.init, ...this.state(), workers: this.workerCells() };
   }
 
+  /**
+   * The cell of seat `seat` in shared memory: `u32`, a view that covers it (the views may
+   * predate the growth that made room for this task's block), and `w`, its first word.
+   */
+  cell(seat) {
+    const at = this.cellsAddr + seat * L.CELL_SIZE;
+    return { u32: this.runtime.views.cover(at + L.CELL_SIZE).u32, w: at >>> 2 };
+  }
+
   /** What each worker's cell in shared memory says. */
   workerCells() {
     if (this.disposed) return [];
-    if (this.cellsAddr === undefined) this.cellsAddr = this.runtime.core.taskInfo(this.index)[2];
-    const views = this.runtime.views;
     return this.pool.members.map((m, index) => {
       if (m.seat < 0) return { index, status: m.status, phase: 'stopped', beats: 0, heartbeatAgeMs: null, completed: 0, running: 0, discarded: 0 };
-      // The views may predate the growth that made room for this task's block.
-      const u32 = views.cover(this.cellsAddr + (m.seat + 1) * L.CELL_SIZE).u32;
-      const w = (this.cellsAddr + m.seat * L.CELL_SIZE) >>> 2;
+      const { u32, w } = this.cell(m.seat);
       const age = this.runtime.core.silence(this.index, m.seat);
       return {
         index,

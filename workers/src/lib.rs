@@ -164,9 +164,7 @@ impl<'a> WorkerPort<'a> {
     /// worker's quota leaves room for it. `Take::Empty` when there is no room (try again
     /// after a completion) or the call is gone (the page cancelled it, or took it back).
     pub fn claim_handed(&mut self, slot: u32, gen: u32) -> Take {
-        // Relaxed: as in `take`.
-        let quota = self.cell().quota.load(Ordering::Relaxed);
-        if self.running.len() as u32 >= quota {
+        if !self.has_room() {
             return Take::Empty;
         }
         let Some(s) = self.block.slots.get(slot as usize) else {
@@ -186,7 +184,19 @@ impl<'a> WorkerPort<'a> {
         if !ok {
             return Take::Empty;
         }
-        let c = Claim { slot, gen };
+        self.claimed(Claim { slot, gen })
+    }
+
+    /// Whether the worker's quota leaves room for one more call.
+    fn has_room(&self) -> bool {
+        // Relaxed: the quota is a limit the page may change at any time; a stale value only
+        // delays the change by one call.
+        let quota = self.cell().quota.load(Ordering::Relaxed);
+        (self.running.len() as u32) < quota
+    }
+
+    /// The bookkeeping of a claim: the call runs on this worker now.
+    fn claimed(&mut self, c: Claim) -> Take {
         self.running.push(c);
         self.publish_running();
         self.set_phase(worker_state::BUSY);
@@ -196,10 +206,7 @@ impl<'a> WorkerPort<'a> {
 
     /// Claims the oldest pending call, if the worker's quota leaves room for one.
     pub fn take(&mut self) -> Take {
-        // Relaxed: the quota is a limit the page may change at any time; a stale value only
-        // delays the change by one call.
-        let quota = self.cell().quota.load(Ordering::Relaxed);
-        if self.running.len() as u32 >= quota {
+        if !self.has_room() {
             return Take::Empty;
         }
         let slots = &self.block.slots;
@@ -228,13 +235,7 @@ impl<'a> WorkerPort<'a> {
             ok
         });
         match (got, claimed) {
-            (Ok(_), Some(c)) => {
-                self.running.push(c);
-                self.publish_running();
-                self.set_phase(worker_state::BUSY);
-                self.beat();
-                Take::Call(c)
-            }
+            (Ok(_), Some(c)) => self.claimed(c),
             (Err(TakeError::Corrupt), _) => Take::Corrupt,
             _ => Take::Empty,
         }
