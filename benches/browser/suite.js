@@ -25,12 +25,13 @@ const RUNTIME_WORKER = new URL('./workers/runtime-worker.js', import.meta.url);
 let runtime = null;
 
 /** A task of the runtime with no-op and echo handlers, its workers started. */
-async function atelierTask(poolSize, maxInFlight) {
+async function atelierTask(poolSize, maxInFlight, maxQueueDepth) {
   runtime ??= createTaskRuntime();
   const task = runtime.defineTask({
     type: 'parallel',
     poolSize,
     maxInFlight,
+    maxQueueDepth,
     worker: () => new Worker(RUNTIME_WORKER, { type: 'module' }),
   });
   await Promise.all(Array.from({ length: 4 * poolSize }, () => task.noop()));
@@ -169,15 +170,20 @@ function observabilityGroup(minIters) {
 function noopGroup(id, title, { workers, shape, minIters = 1 }) {
   // The reference is the runtime as users get it: maxInFlight left at its default
   // (poolSize). Pipelined groups also show it tuned to the window, in the same run.
-  const atelier = (benchId, maxInFlight, what) => ({
+  const atelier = (benchId, maxInFlight, what, maxQueueDepth) => ({
     id: benchId,
     label: `atelier: await task.noop(), ${workers} worker(s), ${what}`,
     async make() {
-      const task = await atelierTask(workers, maxInFlight);
+      const task = await atelierTask(workers, maxInFlight, maxQueueDepth);
       return { run: shape(() => task.noop()), minIters, teardown: () => task.dispose() };
     },
   });
-  const tuned = shape === pipelined ? [atelier('atelier-tuned', WINDOW, `maxInFlight ${WINDOW}`)] : [];
+  // `atelier-queue` keeps the default maxInFlight but lets the whole window pend in shared
+  // memory: what the contract's default maxQueueDepth (2 × maxInFlight) costs, since the
+  // page must refill the workers' queue after every few calls.
+  const tuned = shape === pipelined
+    ? [atelier('atelier-tuned', WINDOW, `maxInFlight ${WINDOW}`), atelier('atelier-queue', undefined, `default maxInFlight, maxQueueDepth ${WINDOW}`, WINDOW)]
+    : [];
   return {
     id,
     title,
