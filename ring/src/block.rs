@@ -37,8 +37,9 @@ pub struct TaskBlock {
     /// The seats' result records (`layout::result`), one beside each ring entry: the record
     /// at ring position `p` of seat `s` is `results[(s * ring_cap + p % ring_cap) * 4..][..4]`.
     pub results: Box<[AtomicU32]>,
-    /// Entries of each worker's completion ring (a power of two no smaller than the slots:
-    /// a worker never holds more completions than there are slots).
+    /// Entries of each worker's completion ring: a power of two no smaller than twice the
+    /// slots (a worker never holds more completions than there are slots, and the page may
+    /// publish how far it has read up to `ring_cap - slots` entries late).
     pub ring_cap: u32,
 }
 
@@ -87,7 +88,10 @@ impl TaskBlock {
         // stopped before it moved `head`) or dropped can sit in front of pending ones.
         let queue = WorkQueue::new(WorkQueue::capacity_for(slots.saturating_mul(2)))
             .map_err(ShapeError::Capacity)?;
-        let ring_cap = slots.max(2).next_power_of_two();
+        // Twice the slots: a worker holds at most one entry per slot, and the page may leave
+        // up to `ring_cap - slots` entries read but not yet published (it publishes its
+        // position once per batch, `Consumer::pop_unpublished`).
+        let ring_cap = slots.saturating_mul(2).max(2).next_power_of_two();
         Ok(TaskBlock {
             magic: TASK_MAGIC,
             task_index,

@@ -11,8 +11,9 @@
 //!
 //! The producer writes an entry (`Relaxed`) and then stores `tail` with `Release`; the
 //! consumer loads `tail` with `Acquire` before it reads entries below it. The consumer
-//! stores `head` with `Release` after reading an entry; the producer loads `head` with
-//! `Acquire` before it overwrites that cell one lap later.
+//! stores `head` with `Release` after reading an entry (or, with `pop_unpublished`, after
+//! reading a batch of them); the producer loads `head` with `Acquire` before it overwrites
+//! that cell one lap later.
 //!
 //! The counters live in memory shared with code we do not trust: a distance between them
 //! larger than the capacity is reported as corrupt, never followed.
@@ -133,6 +134,21 @@ impl<'a> Consumer<'a> {
     /// Takes the oldest published value.
     #[inline]
     pub fn pop(&mut self) -> Result<u32, SpscPopError> {
+        let value = self.pop_unpublished()?;
+        self.publish();
+        Ok(value)
+    }
+
+    /// Takes the oldest published value without telling the producer: [`publish`] does,
+    /// later, for every value taken since. Meanwhile the producer sees less room than there
+    /// is, never more, so it cannot overwrite a cell the consumer has not read. A consumer
+    /// that reads values in batches publishes once per batch and saves a store per value
+    /// (in WebAssembly every atomic store is an exchange, which waits for the stores
+    /// before it to reach the cache).
+    ///
+    /// [`publish`]: Self::publish
+    #[inline]
+    pub fn pop_unpublished(&mut self) -> Result<u32, SpscPopError> {
         if self.head == self.tail_cache {
             // Acquire: pairs with the producer's Release store, so the entries below the
             // tail we see are visible.
@@ -149,9 +165,24 @@ impl<'a> Consumer<'a> {
         // Relaxed: made visible by the Acquire load of `tail`.
         let value = self.words.entries[(self.head & self.mask) as usize].load(Ordering::Relaxed);
         self.head = self.head.wrapping_add(1);
-        // Release: our read of the cell happens-before the producer overwrites it.
-        self.words.head.store(self.head, Ordering::Release);
         Ok(value)
+    }
+
+    /// Tells the producer that every value taken so far has been read.
+    #[inline]
+    pub fn publish(&self) {
+        // Release: our reads of the cells happen-before the producer overwrites them.
+        self.words.head.store(self.head, Ordering::Release);
+    }
+
+    /// Values taken but not yet published (see [`pop_unpublished`](Self::pop_unpublished)),
+    /// as the shared counter says: a counter that another party wrote over reads as a large
+    /// lag, so a caller that publishes past a bound puts it right.
+    #[inline]
+    pub fn unpublished(&self) -> u32 {
+        // Relaxed: only compared; the value decides whether to publish, nothing is read by it.
+        self.head
+            .wrapping_sub(self.words.head.load(Ordering::Relaxed))
     }
 
     /// The count of entries popped so far.
@@ -226,6 +257,32 @@ mod tests {
             }
             assert_eq!(rx.pop(), Err(SpscPopError::Empty));
         }
+    }
+
+    #[test]
+    fn unpublished_reads_leave_the_producer_less_room() {
+        let ring = SpscRing::new(4);
+        let (mut tx, mut rx) = ring.split();
+        for i in 0..4 {
+            tx.push(i).unwrap();
+        }
+        assert_eq!(rx.pop_unpublished(), Ok(0));
+        assert_eq!(rx.pop_unpublished(), Ok(1));
+        assert_eq!(rx.unpublished(), 2);
+        // The producer still sees a full ring: the two cells read are not yet its to reuse.
+        assert_eq!(tx.push(4), Err(SpscPushError::Full(4)));
+        rx.publish();
+        assert_eq!(rx.unpublished(), 0);
+        tx.push(4).unwrap();
+        tx.push(5).unwrap();
+        assert_eq!(tx.push(6), Err(SpscPushError::Full(6)));
+        let rest: Vec<u32> = core::iter::from_fn(|| rx.pop().ok()).collect();
+        assert_eq!(rest, [2, 3, 4, 5]);
+        // A counter another party wrote over reads as a large lag.
+        ring.head.store(1000, Ordering::Relaxed);
+        assert!(rx.unpublished() > 4);
+        rx.publish();
+        assert_eq!(ring.head.load(Ordering::Relaxed), 6);
     }
 
     #[test]

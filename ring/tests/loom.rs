@@ -396,6 +396,42 @@ fn spsc_wrap_around_in_order() {
     assert!(runs >= 1000, "only {runs} executions explored");
 }
 
+/// (c'') A consumer that publishes its position once per batch (`pop_unpublished`, then
+/// `publish`): capacity 2, six values, batches of two. The producer, which sees less room
+/// than there is until the batch is published, never overwrites a cell the consumer has not
+/// read: every value arrives once, in order.
+#[test]
+fn spsc_batched_publish_in_order() {
+    let runs = explore_with(Some(3), || {
+        let ring = Arc::new(SpscRing::new(2));
+        let producer = {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                let mut tx = producer_of(&ring, 0);
+                for v in [10, 11, 12, 13] {
+                    push(&mut tx, v);
+                }
+            })
+        };
+        let mut rx = Consumer::new(ring.words(), 0);
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            match rx.pop_unpublished() {
+                Ok(v) => got.push(v),
+                Err(SpscPopError::Empty) => thread::yield_now(),
+                Err(e) => panic!("{e:?}"),
+            }
+            if got.len() % 2 == 0 || rx.unpublished() >= 2 {
+                rx.publish();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(got, [10, 11, 12, 13]);
+        assert_eq!(rx.unpublished(), 0);
+    });
+    assert!(runs >= 100, "only {runs} executions explored");
+}
+
 /// (c') A producer that stops in the middle of a push, after writing the entry and before
 /// publishing `tail`, while the consumer pops. Capacity 2: the first producer pushes 10 and
 /// 11 and then writes 12 into the next cell (when the ring has room for it, as a real push

@@ -16,7 +16,7 @@ use atelier_ring::layout::{
 };
 use atelier_ring::{addr, doorbell, Consumer, PushError, SpscPopError, TaskBlock};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 pub use atelier_ring::layout::SEATS_PER_WORKER;
@@ -109,12 +109,24 @@ impl Seat {
 /// the call. Relaxed: the caller publishes them with its Release store of the state word.
 fn write_envelope(slot: &Slot, call_id: u32, attempt: u32, args: (u32, u32), timed: bool) {
     slot.call_id.store(call_id, Ordering::Relaxed);
-    slot.attempt.store(attempt, Ordering::Relaxed);
-    slot.cancel.store(cancel::NONE, Ordering::Relaxed);
-    slot.arg_ptr.store(args.0, Ordering::Relaxed);
-    slot.arg_len.store(args.1, Ordering::Relaxed);
+    store_changed(&slot.attempt, attempt);
+    store_changed(&slot.cancel, cancel::NONE);
+    store_changed(&slot.arg_ptr, args.0);
+    store_changed(&slot.arg_len, args.1);
     let flags = if timed { layout::call_flags::TIMED } else { 0 };
-    slot.flags.store(flags, Ordering::Relaxed);
+    store_changed(&slot.flags, flags);
+}
+
+/// Stores `v` into a word the page owns unless it holds `v` already. In WebAssembly every
+/// atomic store is an exchange, which waits for the stores before it to reach the cache,
+/// while an atomic load is a plain read; most words of an envelope repeat from call to call.
+/// (A worker that wrote over the word meanwhile could as well have done so after a store.)
+#[inline]
+fn store_changed(word: &AtomicU32, v: u32) {
+    // Relaxed (both): published by the Release store of the slot's state that follows.
+    if word.load(Ordering::Relaxed) != v {
+        word.store(v, Ordering::Relaxed);
+    }
 }
 
 /// How long, and for how many watchdog ticks in a row, a worker may hold a call it can never
@@ -835,7 +847,32 @@ impl TaskState {
                 }
             }
         }
+        // Every completion there was is read and released (the caller releases the last one
+        // before it polls again): the batch is over.
+        self.publish_reads();
         None
+    }
+
+    /// Tells each live worker how far the page has read its completion ring and its arena.
+    /// The page publishes these positions once per batch of completions rather than once
+    /// per completion (`pop_ring`, `release`): each is an atomic store, an exchange in
+    /// WebAssembly. A worker thus sees less room than there is until the batch ends, never
+    /// more. The watchdog's audit calls this too, putting right words a worker wrote over.
+    fn publish_reads(&self) {
+        for (i, s) in self.seats.iter().enumerate() {
+            if s.state != SeatState::Live {
+                continue;
+            }
+            let cell = &self.block.cells[i];
+            // Relaxed loads: only compared. Release stores: the page's reads of the results
+            // and ring entries before these positions happen-before the worker reuses them.
+            if cell.arena_read.load(Ordering::Relaxed) != s.read {
+                cell.arena_read.store(s.read, Ordering::Release);
+            }
+            if cell.ring_head.load(Ordering::Relaxed) != s.head {
+                cell.ring_head.store(s.head, Ordering::Release);
+            }
+        }
     }
 
     /// The next entry of a seat's completion ring, with its position (where its result
@@ -844,9 +881,19 @@ impl TaskState {
         let words = self.block.ring(seat as u32)?;
         let pos = self.seats[seat].head;
         let mut rx = Consumer::new(words, pos);
-        match rx.pop() {
+        match rx.pop_unpublished() {
             Ok(e) => {
                 self.seats[seat].head = rx.position();
+                // The worker learns how far the page has read once per batch
+                // (`publish_reads`), or at once before it could run out of ring room: it
+                // holds at most one entry per slot, and the ring has `ring_cap - slots` more.
+                let slack = self
+                    .block
+                    .ring_cap
+                    .saturating_sub(self.block.slots.len() as u32);
+                if rx.unpublished() >= slack {
+                    rx.publish();
+                }
                 Some((e, pos))
             }
             Err(SpscPopError::Empty) => None,
@@ -967,8 +1014,15 @@ impl TaskState {
             match space {
                 Space::Arena(end) => {
                     s.read = end;
-                    // Release: our reads of the result happen-before the worker overwrites it.
-                    cell.arena_read.store(end, Ordering::Release);
+                    // Published with the batch (`publish_reads`), or at once when a quarter
+                    // of the arena has been read since it last was (a large result: the
+                    // worker may be waiting for its room). A word a worker wrote over reads
+                    // as far behind and is put right here.
+                    let cap = s.arena.as_ref().map_or(0, Metered::capacity);
+                    if end.wrapping_sub(cell.arena_read.load(Ordering::Relaxed)) >= cap / 4 {
+                        // Release: our reads of the result happen-before the worker overwrites it.
+                        cell.arena_read.store(end, Ordering::Release);
+                    }
                 }
                 Space::Grant => {
                     s.grant = None;
@@ -979,15 +1033,34 @@ impl TaskState {
                 Space::Invalid => {}
             }
         }
-        self.free_slot(slot);
+        if self.waiting.is_empty() {
+            self.free_slot(slot);
+        } else if self.retire(slot) {
+            // A waiting call takes the slot at once (`start_waiting` takes the free list's
+            // last entry): its PENDING store follows, and nobody needs to see FREE between.
+            self.free.push(slot);
+        }
         self.start_waiting()
     }
 
     /// Returns slot `index` to the free list (its call is over).
     fn free_slot(&mut self, index: u32) {
+        if !self.retire(index) {
+            return;
+        }
+        let record = &self.records[index as usize];
+        // Release: the page's reads of the slot happen-before its reuse is published.
+        self.block.slots[index as usize]
+            .state
+            .store(pack(state::FREE, 0, record.gen), Ordering::Release);
+        self.free.push(index);
+    }
+
+    /// Ends the page's record of the call on slot `index`; false when it held none.
+    fn retire(&mut self, index: u32) -> bool {
         let record = &mut self.records[index as usize];
         if !record.busy {
-            return;
+            return false;
         }
         record.busy = false;
         record.settled = false;
@@ -997,11 +1070,7 @@ impl TaskState {
                 self.spent.push(buf);
             }
         }
-        // Release: the page's reads of the slot happen-before its reuse is published.
-        self.block.slots[index as usize]
-            .state
-            .store(pack(state::FREE, 0, record.gen), Ordering::Release);
-        self.free.push(index);
+        true
     }
 
     /// Cancels a call: drops it if it has not started, flags it and abandons it if it runs.
@@ -1297,18 +1366,12 @@ impl TaskState {
         // The words of each live worker's cell that the page owns, restored from its own
         // copies: a worker that wrote over them (API contract B.8) cannot make an honest one
         // wait for ever (for arena room, for ring room) or stop taking calls.
+        self.publish_reads();
         for (seat, s) in self.seats.iter().enumerate() {
             if s.state != SeatState::Live {
                 continue;
             }
             let cell = &self.block.cells[seat];
-            // Release (both): as the page's own stores of these words (`release`, `pop_ring`).
-            if cell.arena_read.load(Ordering::Relaxed) != s.read {
-                cell.arena_read.store(s.read, Ordering::Release);
-            }
-            if cell.ring_head.load(Ordering::Relaxed) != s.head {
-                cell.ring_head.store(s.head, Ordering::Release);
-            }
             let quota = self.quota(seat as u32 / SEATS_PER_WORKER);
             // Relaxed: see `attach`.
             if cell.quota.load(Ordering::Relaxed) != quota {
