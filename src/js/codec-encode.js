@@ -938,12 +938,21 @@ export function isTransferable(v) {
 
 // ----- public encode API -----
 
+/**
+ * Empties the writer's lists of the buffers and side-lane values the last message met.
+ * Setting an array's length is a call into the engine (about 25 ns each in V8, more than
+ * encoding a small value), so an empty list is left alone.
+ */
+function clearLists(w) {
+  if (w.buffers.length !== 0) w.buffers.length = 0;
+  if (w.side.length !== 0) w.side.length = 0;
+}
+
 /** Appends one value to the writer's current message. Throws DataCloneError. */
 export function encode(value, writer) {
   const w = writer;
   w.protoState = 0;
-  w.buffers.length = 0;
-  w.side.length = 0;
+  clearLists(w);
   try {
     encodeValue(w, value, 0);
     if (w.side.length !== 0) writeSideHeader(w);
@@ -966,8 +975,7 @@ export function encodeArgs(method, args, writer, key, flags = 0) {
   if (!(Number.isInteger(flags) && flags >= 0 && flags < 0x80)) throw new TypeError('encodeArgs: flags must be an integer from 0 to 127');
   const w = writer;
   w.protoState = 0;
-  w.buffers.length = 0;
-  w.side.length = 0;
+  clearLists(w);
   try {
     writeString(w, method);
     refOrRegister(w, args);
