@@ -269,7 +269,12 @@ pub(crate) struct TaskState {
     /// Completions taken off a reclaimed seat's ring: (seat, entry, ring position).
     recovered: VecDeque<(u32, u32, u32)>,
     /// The seat `poll` looks at first (round robin).
-    next_seat: usize,
+    /// The live seats, in seat order (kept by `attach`, `reclaim` and `release_seat`): the
+    /// loops of every poll visit these alone.
+    live: Vec<u32>,
+    /// Where in `live` the next poll starts looking, so that no worker's completions wait
+    /// behind another's.
+    next_live: usize,
     /// Completion entries that named no finished call (stale, forged or corrupt).
     pub(crate) ignored: u64,
     /// Completions of calls the page had already settled.
@@ -346,7 +351,8 @@ impl TaskState {
             next_owner: 1,
             unpublished: VecDeque::new(),
             recovered: VecDeque::new(),
-            next_seat: 0,
+            live: Vec::new(),
+            next_live: 0,
             ignored: 0,
             discarded: 0,
             requeued: 0,
@@ -753,7 +759,18 @@ impl TaskState {
             grant: None,
             suspect: None,
         };
+        self.update_live();
         Ok(SeatGrant { seat, owner })
+    }
+
+    /// Rebuilds `live` after a seat changed state.
+    fn update_live(&mut self) {
+        self.live.clear();
+        for (i, s) in self.seats.iter().enumerate() {
+            if s.state == SeatState::Live {
+                self.live.push(i as u32);
+            }
+        }
     }
 
     /// An owner id no seat of the task uses.
@@ -769,10 +786,9 @@ impl TaskState {
 
     /// Answers the buffer requests of the task's live workers.
     pub(crate) fn serve_requests(&mut self, meter: &Meter) {
-        for (i, seat) in self.seats.iter_mut().enumerate() {
-            if seat.state != SeatState::Live {
-                continue;
-            }
+        for k in 0..self.live.len() {
+            let i = self.live[k] as usize;
+            let seat = &mut self.seats[i];
             let cell = &self.block.cells[i];
             // Acquire: pairs with the worker's Release store of the request.
             let want = cell.req_len.load(Ordering::Acquire);
@@ -834,15 +850,18 @@ impl TaskState {
                 return Some(done);
             }
         }
-        let n = self.seats.len();
-        for k in 0..n {
-            let seat = (self.next_seat + k) % n;
-            if self.seats[seat].state != SeatState::Live {
-                continue;
-            }
+        let n = self.live.len();
+        let mut at = if self.next_live < n {
+            self.next_live
+        } else {
+            0
+        };
+        for _ in 0..n {
+            let seat = self.live[at] as usize;
+            at = if at + 1 == n { 0 } else { at + 1 };
             while let Some((e, pos)) = self.pop_ring(seat) {
                 if let Some(done) = self.read_completion(seat as u32, e, pos) {
-                    self.next_seat = (seat + 1) % n;
+                    self.next_live = at;
                     return Some(done);
                 }
             }
@@ -859,11 +878,8 @@ impl TaskState {
     /// WebAssembly. A worker thus sees less room than there is until the batch ends, never
     /// more. The watchdog's audit calls this too, putting right words a worker wrote over.
     fn publish_reads(&self) {
-        for (i, s) in self.seats.iter().enumerate() {
-            if s.state != SeatState::Live {
-                continue;
-            }
-            let cell = &self.block.cells[i];
+        for &i in &self.live {
+            let (s, cell) = (&self.seats[i as usize], &self.block.cells[i as usize]);
             // Relaxed loads: only compared. Release stores: the page's reads of the results
             // and ring entries before these positions happen-before the worker reuses them.
             if cell.arena_read.load(Ordering::Relaxed) != s.read {
@@ -1139,6 +1155,7 @@ impl TaskState {
             return Vec::new();
         }
         s.state = SeatState::Quarantined;
+        self.update_live();
         self.watchdog.disarm(seat as usize);
         // A terminated thread may run on for a while (a zombie, see `release_seat`): with no
         // quota it claims no more calls. Relaxed: the worker re-reads the quota on every take.
