@@ -359,6 +359,17 @@ fn push(tx: &mut Producer<'_>, v: u32) {
     }
 }
 
+/// A producer thread that pushes `values` into a fresh ring, in order.
+fn spawn_pushing(ring: &Arc<SpscRing>, values: [u32; 4]) -> thread::JoinHandle<()> {
+    let ring = ring.clone();
+    thread::spawn(move || {
+        let mut tx = producer_of(&ring, 0);
+        for v in values {
+            push(&mut tx, v);
+        }
+    })
+}
+
 /// Pops, yielding to the other threads while the ring is empty.
 fn pop(rx: &mut Consumer<'_>) -> u32 {
     loop {
@@ -378,15 +389,7 @@ fn pop(rx: &mut Consumer<'_>) -> u32 {
 fn spsc_wrap_around_in_order() {
     let runs = explore_with(Some(5), || {
         let ring = Arc::new(SpscRing::new(2));
-        let producer = {
-            let ring = ring.clone();
-            thread::spawn(move || {
-                let mut tx = producer_of(&ring, 0);
-                for v in [10, 11, 12, 13] {
-                    push(&mut tx, v);
-                }
-            })
-        };
+        let producer = spawn_pushing(&ring, [10, 11, 12, 13]);
         let mut rx = Consumer::new(ring.words(), 0);
         let got: Vec<u32> = (0..4).map(|_| pop(&mut rx)).collect();
         producer.join().unwrap();
@@ -397,22 +400,14 @@ fn spsc_wrap_around_in_order() {
 }
 
 /// (c'') A consumer that publishes its position once per batch (`pop_unpublished`, then
-/// `publish`): capacity 2, six values, batches of two. The producer, which sees less room
+/// `publish`): capacity 2, four values, batches of two. The producer, which sees less room
 /// than there is until the batch is published, never overwrites a cell the consumer has not
 /// read: every value arrives once, in order.
 #[test]
 fn spsc_batched_publish_in_order() {
     let runs = explore_with(Some(3), || {
         let ring = Arc::new(SpscRing::new(2));
-        let producer = {
-            let ring = ring.clone();
-            thread::spawn(move || {
-                let mut tx = producer_of(&ring, 0);
-                for v in [10, 11, 12, 13] {
-                    push(&mut tx, v);
-                }
-            })
-        };
+        let producer = spawn_pushing(&ring, [10, 11, 12, 13]);
         let mut rx = Consumer::new(ring.words(), 0);
         let mut got = Vec::new();
         while got.len() < 4 {
