@@ -25,13 +25,14 @@ const RUNTIME_WORKER = new URL('./workers/runtime-worker.js', import.meta.url);
 let runtime = null;
 
 /** A task of the runtime with no-op and echo handlers, its workers started. */
-async function atelierTask(poolSize, maxInFlight, maxQueueDepth) {
+async function atelierTask(poolSize, maxInFlight, maxQueueDepth, taskName) {
   runtime ??= createTaskRuntime();
   const task = runtime.defineTask({
     type: 'parallel',
     poolSize,
     maxInFlight,
     maxQueueDepth,
+    taskName,
     worker: () => new Worker(RUNTIME_WORKER, { type: 'module' }),
   });
   await Promise.all(Array.from({ length: 4 * poolSize }, () => task.noop()));
@@ -167,6 +168,22 @@ function observabilityGroup(minIters) {
   };
 }
 
+/**
+ * How the calls of the bench's task spread over its workers, and how often each went to
+ * sleep (its heartbeats beyond one per call: each nap and wake-up beats): with two workers
+ * on two cores a run either leaves one worker asleep or keeps both waking, and the time
+ * per call differs by up to 3× between the two (docs/benchmarks.md).
+ */
+function workerSplit(name) {
+  const entry = runtime.getRuntimeSnapshot().tasks.find((t) => t.taskName === name);
+  if (entry === undefined) return null;
+  const calls = entry.workers.map((w) => w.completed);
+  const total = calls.reduce((a, b) => a + b, 0) || 1;
+  const share = calls.map((c) => `${Math.round((100 * c) / total)} %`).join(' / ');
+  const naps = entry.workers.map((w) => Math.max(0, w.beats - w.completed)).join(' / ');
+  return `calls per worker ${share}; naps and wake-ups per worker ${naps} (over ${total} calls)`;
+}
+
 function noopGroup(id, title, { workers, shape, minIters = 1 }) {
   // The reference is the runtime as users get it: maxInFlight left at its default
   // (poolSize). Pipelined groups also show it tuned to the window, in the same run.
@@ -174,8 +191,18 @@ function noopGroup(id, title, { workers, shape, minIters = 1 }) {
     id: benchId,
     label: `atelier: await task.noop(), ${workers} worker(s), ${what}`,
     async make() {
-      const task = await atelierTask(workers, maxInFlight, maxQueueDepth);
-      return { run: shape(() => task.noop()), minIters, teardown: () => task.dispose() };
+      const name = `${id}/${benchId}`;
+      const task = await atelierTask(workers, maxInFlight, maxQueueDepth, name);
+      let split = null;
+      return {
+        run: shape(() => task.noop()),
+        minIters,
+        teardown: () => {
+          split = workerSplit(name);
+          task.dispose();
+        },
+        notes: () => (split === null ? [] : [split]),
+      };
     },
   });
   // `atelier-queue` keeps the default maxInFlight but lets the whole window pend in shared
