@@ -269,8 +269,8 @@ pub(crate) struct TaskState {
     /// Completions taken off a reclaimed seat's ring: (seat, entry, ring position).
     recovered: VecDeque<(u32, u32, u32)>,
     /// The seat `poll` looks at first (round robin).
-    /// The live seats, in seat order (kept by `attach`, `reclaim` and `release_seat`): the
-    /// loops of every poll visit these alone.
+    /// The live seats, in seat order (rebuilt by `attach` and `reclaim`, the only changes to
+    /// and from Live): the loops of every poll and of the audit visit these alone.
     live: Vec<u32>,
     /// Where in `live` the next poll starts looking, so that no worker's completions wait
     /// behind another's.
@@ -1384,12 +1384,9 @@ impl TaskState {
         // copies: a worker that wrote over them (API contract B.8) cannot make an honest one
         // wait for ever (for arena room, for ring room) or stop taking calls.
         self.publish_reads();
-        for (seat, s) in self.seats.iter().enumerate() {
-            if s.state != SeatState::Live {
-                continue;
-            }
-            let cell = &self.block.cells[seat];
-            let quota = self.quota(seat as u32 / SEATS_PER_WORKER);
+        for &seat in &self.live {
+            let cell = &self.block.cells[seat as usize];
+            let quota = self.quota(seat / SEATS_PER_WORKER);
             // Relaxed: see `attach`.
             if cell.quota.load(Ordering::Relaxed) != quota {
                 cell.quota.store(quota, Ordering::Relaxed);
