@@ -68,9 +68,26 @@ pub struct Consumer<'a> {
     tail_cache: u32,
 }
 
+/// The index mask of `entries`. Checked at run time, once per side, because the sides index
+/// the cells with `pos & mask` unchecked: a power-of-two length gives every such index a cell.
 fn mask_of(entries: &[AtomicU32]) -> u32 {
-    debug_assert!(entries.len().is_power_of_two() && entries.len() >= 2);
-    entries.len() as u32 - 1
+    let n = entries.len();
+    assert!(
+        n.is_power_of_two() && (2..=1 << 31).contains(&n),
+        "an SPSC ring needs a power-of-two number of cells from 2 to 2^31, not {n}"
+    );
+    n as u32 - 1
+}
+
+/// The cell of position `pos`.
+#[inline(always)]
+fn cell(entries: &[AtomicU32], mask: u32, pos: u32) -> &AtomicU32 {
+    let i = (pos & mask) as usize;
+    debug_assert!(i < entries.len());
+    // SAFETY: `mask` is `entries.len() - 1` for a power-of-two length (`mask_of` checked it
+    // when the side was made, and neither changes after), so `pos & mask < entries.len()`.
+    // Skipping the bounds check is what keeps a push or pop level with `rtrb`'s.
+    unsafe { entries.get_unchecked(i) }
 }
 
 impl<'a> Producer<'a> {
@@ -112,7 +129,7 @@ impl<'a> Producer<'a> {
             }
         }
         // Relaxed: published by the Release store of `tail`.
-        self.words.entries[(self.tail & self.mask) as usize].store(value, Ordering::Relaxed);
+        cell(self.words.entries, self.mask, self.tail).store(value, Ordering::Relaxed);
         self.tail = self.tail.wrapping_add(1);
         // Release: makes the entry visible to the consumer that loads this tail.
         self.words.tail.store(self.tail, Ordering::Release);
@@ -163,7 +180,7 @@ impl<'a> Consumer<'a> {
             }
         }
         // Relaxed: made visible by the Acquire load of `tail`.
-        let value = self.words.entries[(self.head & self.mask) as usize].load(Ordering::Relaxed);
+        let value = cell(self.words.entries, self.mask, self.head).load(Ordering::Relaxed);
         self.head = self.head.wrapping_add(1);
         Ok(value)
     }
