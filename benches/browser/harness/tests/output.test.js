@@ -72,6 +72,9 @@ test('targets: met, missed, and not measured', () => {
     records[`f32/${size}/sab-roundtrip`] = record('c', jitter(2000));
   }
   delete records['f32/16MiB/sab-roundtrip'];
+  // Paired ratios: the two-thread one too wide to tell 2 % from none, the loopback one tight.
+  records['observability/off'] = { ...record('observability/off', jitter(1000)), paired: { against: 'observability/bare', rounds: 40, calls: 1000, point: 1.06, lo: 0.85, hi: 1.31 } };
+  records['observability/off-loopback'] = { ...record('observability/off-loopback', jitter(400)), paired: { against: 'observability/bare-loopback', rounds: 40, calls: 1000, point: 1.004, lo: 0.99, hi: 1.01 } };
   const rows = checkTargets(records, { resamples: 200 });
   const by = (s) => rows.find((r) => r.target.includes(s));
   assert.equal(by('1 worker: atelier / raw').met, true);
@@ -82,6 +85,14 @@ test('targets: met, missed, and not measured', () => {
   assert.equal(by('16MiB').met, null);
   assert.equal(by('16MiB').measured, 'not measured');
   assert.equal(by('idle').met, true);
+  assert.equal(by('pipelined no-op time, as shipped').met, null, 'an interval of 0.85-1.31 cannot tell 2 %');
+  assert.match(by('pipelined no-op time, as shipped').measured, /too wide to tell 2 %/);
+  assert.equal(by('(loopback)').met, true);
+});
+
+test('targets: a tight paired ratio above 2 % is missed', () => {
+  const rows = checkTargets({ 'observability/off': { ...record('observability/off', jitter(1000)), paired: { against: 'observability/bare', rounds: 40, calls: 1000, point: 1.05, lo: 1.03, hi: 1.07 } } }, { resamples: 200 });
+  assert.equal(rows.find((r) => r.target.includes('pipelined no-op time, as shipped')).met, false);
 });
 
 test('the report is one self-contained HTML file with inline SVG plots', () => {
