@@ -25,6 +25,30 @@ impl Doorbell {
         self.sleepers.load(Ordering::SeqCst) > 0
     }
 
+    /// The doorbell of a publisher that runs on every call (a worker completing calls, for
+    /// the page): call after publishing, with a `SeqCst` fence (or a `SeqCst` store of the
+    /// publication) between the two. Bumps `seq` only when somebody counts itself asleep,
+    /// and then returns true (the caller must notify): with nobody asleep it costs one load,
+    /// where [`ring`](Self::ring) always writes `seq`, a line the sleeper reads.
+    ///
+    /// Its sleepers must count themselves in ([`enter`](Self::enter)) before their last look
+    /// for data, with a `SeqCst` fence between the two, and wait only while `seq` holds what
+    /// `enter` returned. Then the pair of fences orders the publisher's store before its load
+    /// of `sleepers` and the sleeper's increment before its look: either the publisher sees
+    /// the sleeper (and bumps and notifies), or the look finds the data. A sleeper that reads
+    /// `seq` before its last look and counts itself in only later (as `ring` allows) could
+    /// miss both.
+    #[inline]
+    pub fn ring_if_watched(&self) -> bool {
+        // SeqCst: with the fence before it, the Dekker pair described above.
+        if self.sleepers.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        // SeqCst: a sleeper between `enter` and its wait compares `seq` to what it read.
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
     /// Call before going to sleep: returns the `seq` value to wait on. The caller must
     /// check for data once more after this and before waiting, and call
     /// [`leave`](Self::leave) when it is awake again (or decided not to sleep).
@@ -106,5 +130,22 @@ mod tests {
         // A corrupt (already zero) count is not wrapped around.
         bell.leave();
         assert!(!bell.ring());
+    }
+
+    #[test]
+    fn ring_if_watched_moves_seq_only_for_sleepers() {
+        let bell = Doorbell::default();
+        assert!(!bell.ring_if_watched());
+        assert_eq!(bell.seq(), 0);
+        let seen = bell.enter();
+        assert!(bell.ring_if_watched());
+        assert_ne!(
+            bell.seq(),
+            seen,
+            "a sleeper about to wait on `seen` returns at once"
+        );
+        bell.leave();
+        assert!(!bell.ring_if_watched());
+        assert_eq!(bell.seq(), 1);
     }
 }

@@ -41,7 +41,7 @@ pub const LAYOUT_VERSION: u32 = 6;
 
 /// Bumped whenever the messages between page and workers (the start-up handshake, the side
 /// lane), the codec's format or the meaning of a shared word changes.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// The longest a live worker goes without beating its heartbeat while a handler awaits (its
 /// event loop is free). The page's watchdog counts silence in these terms.

@@ -21,7 +21,7 @@ use atelier_ring::{
     Consumer, Doorbell, Producer, PushError, SpscPopError, SpscPushError, SpscRing, TakeError,
     WorkQueue,
 };
-use loom::sync::atomic::AtomicU32;
+use loom::sync::atomic::{fence, AtomicU32};
 use loom::sync::Arc;
 use loom::thread;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -558,6 +558,55 @@ fn doorbell_model(bell: fn() -> Doorbell) {
 fn doorbell_never_loses_a_wake_up() {
     let runs = explore_with(None, || doorbell_model(sc_doorbell));
     assert!(runs >= 100, "only {runs} executions explored");
+}
+
+/// (d'') The completion rings' doorbell, which a worker rings only when the page counts
+/// itself asleep (`ring_if_watched`): the page counts itself in before its last look, with a
+/// `SeqCst` fence on each side of the Dekker pair. A page that would block (nothing found,
+/// `seq` still what it read) must be woken by a later bump, and a bump always comes with a
+/// notify. Loom models `SeqCst` fences (not `SeqCst` accesses), so the fences carry it.
+#[test]
+fn watched_doorbell_never_loses_a_wake_up() {
+    let runs = explore(|| {
+        let ring = Arc::new(SpscRing::new(2));
+        let bell = Arc::new(sc_doorbell());
+        let publisher = {
+            let (ring, bell) = (ring.clone(), bell.clone());
+            thread::spawn(move || {
+                let mut tx = producer_of(&ring, 0);
+                [7, 8].map(|v| {
+                    push(&mut tx, v);
+                    fence(Ordering::SeqCst);
+                    bell.ring_if_watched()
+                })
+            })
+        };
+        let mut rx = Consumer::new(ring.words(), 0);
+        let seen = bell.enter();
+        fence(Ordering::SeqCst);
+        let got = rx.pop();
+        let would_block = got.is_err() && bell.seq() == seen;
+        if !would_block {
+            bell.leave();
+        }
+        let notified = publisher.join().unwrap();
+        if would_block {
+            // It blocks on `seen`: some publish after its look must have bumped `seq` (and
+            // notified: a bump comes only with a notify).
+            assert!(
+                bell.seq() != seen,
+                "lost wake-up: the page blocks on seq {seen} and no worker rang ({notified:?})"
+            );
+            bell.leave();
+        }
+        let bumps = notified.iter().filter(|&&n| n).count() as u32;
+        assert_eq!(bell.seq(), bumps, "seq moves only with a notify");
+        let mut all: Vec<u32> = got.ok().into_iter().collect();
+        all.extend(core::iter::from_fn(|| rx.pop().ok()));
+        assert_eq!(all, [7, 8]);
+        assert_eq!(bell.sleepers.load(Ordering::SeqCst), 0);
+    });
+    assert!(runs >= 50, "only {runs} executions explored");
 }
 
 /// (d') The work queue's doorbell: two sleeping consumers and a page that publishes two

@@ -1,7 +1,7 @@
 // Generated from ring/src/layout.rs by `ATELIER_BLESS=1 cargo test -p atelier-ring layout`.
 // Do not edit: a test fails when this file and the Rust layout disagree.
 export const LAYOUT_VERSION = 6;
-export const PROTOCOL_VERSION = 9;
+export const PROTOCOL_VERSION = 10;
 export const BEAT_MS = 100;
 export const IDLE_BEAT_MS = 250;
 export const INLINE_BYTES = 192;
@@ -66,4 +66,4 @@ export const WORKER_IDLE = 1;
 export const WORKER_BUSY = 2;
 export const WORKER_PARKED = 3;
 export const WORKER_STOPPED = 4;
-export const LAYOUT_FINGERPRINT = 1115654438;
+export const LAYOUT_FINGERPRINT = 169203073;

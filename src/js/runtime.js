@@ -32,7 +32,7 @@ const OUT_HANDED_GEN = 10;
 let runtimeCount = 0;
 
 /**
- * How long the page watches the completion doorbell before it sleeps on it. A short call
+ * How long the page keeps looking for completions before it sleeps on their doorbell. A short call
  * finishes within this, and picking it up directly saves the task hop that resolving
  * Atomics.waitAsync costs; a longer one costs the page this much once.
  */
@@ -67,14 +67,6 @@ const DEFAULT_MAX_SHARED_MEMORY_BYTES = 512 * 1024 * 1024;
 /** With this few calls outstanding the page stays awake (a short call's caller awaits it). */
 const SPIN_MAX_OUTSTANDING = 4;
 
-/** Watches `i32[word]` for up to `ms`; true when it moved away from `seen`. */
-function spinFor(i32, word, seen, ms) {
-  const until = performance.now() + ms;
-  do {
-    if (Atomics.load(i32, word) !== seen) return true;
-  } while (performance.now() < until);
-  return false;
-}
 
 /** Names of the worker states a heartbeat cell holds (layout.js WORKER_*). */
 const PHASES = {
@@ -657,6 +649,16 @@ class Runtime {
     if (this.events.observed) this.gaugesSoon(task); // @hook
   }
 
+  /** Drains again and again for `ms` or until it settles something; returns how many. */
+  watch(ms) {
+    const until = performance.now() + ms;
+    do {
+      const n = this.drain();
+      if (n > 0) return n;
+    } while (performance.now() < until);
+    return 0;
+  }
+
   /** Settles every finished call; returns how many. */
   drain() {
     let settled = 0;
@@ -772,7 +774,7 @@ class Runtime {
    * pending in shared memory by themselves and will soon run dry), few calls are
    * outstanding, or the round before settled calls ("flowing"), the page stays awake: after
    * a round that settled calls it yields a microtask, so that their callers run and submit,
-   * and after a round that settled nothing it watches the doorbell for PAGE_SPIN_MS before it
+   * and after a round that settled nothing it keeps looking for PAGE_SPIN_MS before it
    * sleeps, reading the next completions at once instead of paying the task hop that
    * resolving Atomics.waitAsync costs. Otherwise the page sleeps at once. Staying awake while
    * completions flow costs a stream of slow calls one PAGE_SPIN_MS per batch; it made a
@@ -788,15 +790,6 @@ class Runtime {
     let flowing = false;
     try {
       for (;;) {
-        const i32 = this.views.i32;
-        // The doorbell protocol (ring/src/doorbell.rs), with the look before counting in:
-        // read seq, look (drain), and only to sleep count ourselves among the sleepers and
-        // wait while seq still holds what was read before the look. A completion published
-        // after the look moved seq past `seen` (the wait returns at once), or was published
-        // after the count went up, and then its worker sees a sleeper and notifies. While
-        // the page drains and its callers run it is not counted, so workers do not notify
-        // (a notify costs a worker more than the call it completes).
-        const seen = Atomics.load(i32, seqWord);
         const settled = this.drain();
         if (this.calls.size === 0 && this.lingering.size === 0) return;
         const awake = this.hungry || this.calls.size <= SPIN_MAX_OUTSTANDING || flowing;
@@ -808,12 +801,31 @@ class Runtime {
           await null;
           continue;
         }
-        // (Not while a result waits for its side-lane values: they come as a message, which
-        // the page's event loop cannot deliver while it spins.)
-        if (awake && settled === 0 && this.sideParked.size === 0 && spinFor(i32, seqWord, seen, PAGE_SPIN_MS)) continue;
+        // Watch: look again and again for PAGE_SPIN_MS. (Not while a result waits for its
+        // side-lane values: they come as a message, which the page's event loop cannot
+        // deliver while it spins.)
+        if (awake && this.sideParked.size === 0 && this.watch(PAGE_SPIN_MS) > 0) {
+          flowing = true;
+          await null;
+          continue;
+        }
+        // The doorbell protocol of the completion rings (ring/src/doorbell.rs,
+        // `ring_if_watched`): a worker moves seq and notifies only while the page counts
+        // itself among the sleepers, so the page counts itself in, then looks once more, and
+        // then waits while seq still holds what it read before counting in. A completion
+        // published before the count is found by that look (Atomics are sequentially
+        // consistent); one published after it moves seq. While the page drains, watches
+        // and its callers run it is not counted, so a worker completing call after call
+        // writes no word the page reads, and notifies no one.
+        const i32 = this.views.i32;
+        const seen = Atomics.load(i32, seqWord);
         Atomics.add(i32, sleepersWord, 1);
+        let found = 0;
         try {
-          if (this.fallback) {
+          found = this.drain();
+          if (found > 0) {
+            // Found something: its callers run before the next round.
+          } else if (this.fallback) {
             // Counted among the sleepers, so a worker that publishes now posts its bell.
             await new Promise((resolve) => {
               this.bellResolve = resolve;
@@ -826,6 +838,11 @@ class Runtime {
           }
         } finally {
           Atomics.sub(this.views.i32, sleepersWord, 1);
+        }
+        if (found > 0) {
+          // The last look settled calls: their callers run before the next round.
+          flowing = true;
+          await null;
         }
       }
     } finally {

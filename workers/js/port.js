@@ -194,13 +194,18 @@ export class Port {
   }
 
   /**
-   * Wakes the page: it answers buffer requests and reads results when it wakes. Without
-   * Atomics.waitAsync the page sleeps on a message instead (protocol.js): `postBell` sends it.
+   * Wakes the page if it counts itself asleep: it answers buffer requests and reads results
+   * when it wakes (ring/src/doorbell.rs `ring_if_watched`: `seq` moves only then, so a worker
+   * completing call after call for a page that is awake writes no word the page reads).
+   * The caller published with an Atomics store, which is sequentially consistent: it comes
+   * before this load of the sleepers in the single order the page's count is in too.
+   * Without Atomics.waitAsync the page sleeps on a message instead (protocol.js): `postBell`
+   * sends it.
    */
   ringDoneBell() {
     const u32 = this.views.u32;
-    Atomics.add(u32, this.doneSeq, 1);
     if (Atomics.load(u32, this.doneSleepers) > 0) {
+      Atomics.add(u32, this.doneSeq, 1);
       Atomics.notify(this.views.i32, this.doneSeq, 1);
       if (this.postBell !== null) this.postBell();
     }

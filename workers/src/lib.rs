@@ -15,7 +15,7 @@ use atelier_ring::layout::{
 use atelier_ring::{addr, arena, doorbell, Producer, SpscPushError, TakeError, TaskBlock};
 use atelier_ring::{WorkerCell, TASK_MAGIC};
 use crossbeam_utils::Backoff;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 
 /// A call this worker claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,9 +319,7 @@ impl<'a> WorkerPort<'a> {
         // Relaxed: advisory.
         self.cell().completed.fetch_add(1, Ordering::Relaxed);
         self.finish_turn();
-        if self.block.done_bell.ring() {
-            doorbell::notify(&self.block.done_bell, 1);
-        }
+        self.wake_page();
         Ok(Completed::Published)
     }
 
@@ -381,8 +379,13 @@ impl<'a> WorkerPort<'a> {
         Ok(answer)
     }
 
+    /// Wakes the page if it counts itself asleep on the completion doorbell (it reads
+    /// results and answers buffer requests when it wakes).
     fn wake_page(&self) {
-        if self.block.done_bell.ring() {
+        // SeqCst: the publisher's half of the doorbell's Dekker pair (`ring_if_watched`):
+        // what this worker published (the ring's tail, a request) before the page's count.
+        fence(Ordering::SeqCst);
+        if self.block.done_bell.ring_if_watched() {
             doorbell::notify(&self.block.done_bell, 1);
         }
     }
