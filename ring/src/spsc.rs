@@ -148,6 +148,24 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    /// The consumer of `words`, resuming at `head` with `tail`, the producer's counter as
+    /// this consumer last read it ([`cached_tail`](Self::cached_tail)): entries below it are
+    /// taken without loading the shared counter again. A `tail` further from `head` than the
+    /// ring holds is not trusted (the counter is loaded instead).
+    pub fn resume(words: SpscWords<'a>, head: u32, tail: u32) -> Consumer<'a> {
+        let mut rx = Consumer::new(words, head);
+        if tail.wrapping_sub(head) <= rx.mask.wrapping_add(1) {
+            rx.tail_cache = tail;
+        }
+        rx
+    }
+
+    /// The producer's counter as this consumer last read it (for [`resume`](Self::resume)).
+    #[inline]
+    pub fn cached_tail(&self) -> u32 {
+        self.tail_cache
+    }
+
     /// Takes the oldest published value.
     #[inline]
     pub fn pop(&mut self) -> Result<u32, SpscPopError> {
@@ -300,6 +318,28 @@ mod tests {
         assert!(rx.unpublished() > 4);
         rx.publish();
         assert_eq!(ring.head.load(Ordering::Relaxed), 6);
+    }
+
+    #[test]
+    fn a_resumed_consumer_reads_below_its_cached_tail_without_the_counter() {
+        let ring = SpscRing::new(4);
+        let (mut tx, mut rx) = ring.split();
+        for i in 0..3 {
+            tx.push(i).unwrap();
+        }
+        assert_eq!(rx.pop(), Ok(0));
+        let (head, tail) = (rx.position(), rx.cached_tail());
+        assert_eq!((head, tail), (1, 3));
+        // The shared counter is not read while entries remain below the cached tail.
+        ring.tail.store(1000, Ordering::Relaxed);
+        let mut rx = Consumer::resume(ring.words(), head, tail);
+        assert_eq!(rx.pop(), Ok(1));
+        assert_eq!(rx.pop(), Ok(2));
+        assert_eq!(rx.pop(), Err(SpscPopError::Corrupt));
+        // A cached tail further away than the ring holds is not trusted.
+        ring.tail.store(3, Ordering::Relaxed);
+        let mut rx = Consumer::resume(ring.words(), 3, 3 + 100);
+        assert_eq!(rx.pop(), Err(SpscPopError::Empty));
     }
 
     #[test]

@@ -77,6 +77,9 @@ struct Seat {
     owner: u32,
     /// The page's own count of the entries it took from the seat's ring.
     head: u32,
+    /// The worker's ring tail as the page last read (and validated) it: entries below it
+    /// are read without loading the tail again, a word the worker writes on every call.
+    tail: u32,
     arena: Option<Metered>,
     /// The word that stands for the arena's address in shared memory.
     arena_word: u32,
@@ -96,6 +99,7 @@ impl Seat {
             state: SeatState::Free,
             owner: 0,
             head: 0,
+            tail: 0,
             arena: None,
             arena_word: 0,
             read: 0,
@@ -753,6 +757,7 @@ impl TaskState {
             state: SeatState::Live,
             owner,
             head: 0,
+            tail: 0,
             arena: Some(arena),
             arena_word,
             read: 0,
@@ -895,9 +900,11 @@ impl TaskState {
     /// record is).
     fn pop_ring(&mut self, seat: usize) -> Option<(u32, u32)> {
         let words = self.block.ring(seat as u32)?;
-        let pos = self.seats[seat].head;
-        let mut rx = Consumer::new(words, pos);
-        match rx.pop_unpublished() {
+        let (pos, tail) = (self.seats[seat].head, self.seats[seat].tail);
+        let mut rx = Consumer::resume(words, pos, tail);
+        let popped = rx.pop_unpublished();
+        self.seats[seat].tail = rx.cached_tail();
+        match popped {
             Ok(e) => {
                 self.seats[seat].head = rx.position();
                 // The worker learns how far the page has read once per batch
