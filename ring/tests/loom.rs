@@ -514,22 +514,30 @@ fn about_to_sleep<T, E>(
     (got, would_block, seen)
 }
 
+/// A worker's thread: pushes 7 then 8 on `ring` and rings `bell` after each with
+/// `ring_bell`; returns what each ring said (whether it would notify).
+fn spawn_publisher(
+    ring: &Arc<SpscRing>,
+    bell: &Arc<Doorbell>,
+    ring_bell: fn(&Doorbell) -> bool,
+) -> thread::JoinHandle<[bool; 2]> {
+    let (ring, bell) = (ring.clone(), bell.clone());
+    thread::spawn(move || {
+        let mut tx = producer_of(&ring, 0);
+        [7, 8].map(|v| {
+            push(&mut tx, v);
+            ring_bell(&bell)
+        })
+    })
+}
+
 /// The doorbell model over an SPSC ring (a worker's completion ring and the page, or any
 /// one-to-one channel): a publisher pushes 7 then 8 and rings after each; a sleeper enters,
 /// re-checks, and either pops a value, sees `seq` moved, or blocks (and leaves once woken).
 fn doorbell_model(bell: fn() -> Doorbell) {
     let ring = Arc::new(SpscRing::new(2));
     let bell = Arc::new(bell());
-    let publisher = {
-        let (ring, bell) = (ring.clone(), bell.clone());
-        thread::spawn(move || {
-            let mut tx = producer_of(&ring, 0);
-            [7, 8].map(|v| {
-                push(&mut tx, v);
-                bell.ring()
-            })
-        })
-    };
+    let publisher = spawn_publisher(&ring, &bell, Doorbell::ring);
     let mut rx = Consumer::new(ring.words(), 0);
     let (got, would_block, seen) = about_to_sleep(&bell, true, || rx.pop());
     let notified = publisher.join().unwrap();
@@ -570,17 +578,10 @@ fn watched_doorbell_never_loses_a_wake_up() {
     let runs = explore(|| {
         let ring = Arc::new(SpscRing::new(2));
         let bell = Arc::new(sc_doorbell());
-        let publisher = {
-            let (ring, bell) = (ring.clone(), bell.clone());
-            thread::spawn(move || {
-                let mut tx = producer_of(&ring, 0);
-                [7, 8].map(|v| {
-                    push(&mut tx, v);
-                    fence(Ordering::SeqCst);
-                    bell.ring_if_watched()
-                })
-            })
-        };
+        let publisher = spawn_publisher(&ring, &bell, |bell| {
+            fence(Ordering::SeqCst);
+            bell.ring_if_watched()
+        });
         let mut rx = Consumer::new(ring.words(), 0);
         let seen = bell.enter();
         fence(Ordering::SeqCst);
