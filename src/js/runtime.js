@@ -32,9 +32,9 @@ const OUT_HANDED_GEN = 10;
 let runtimeCount = 0;
 
 /**
- * How long the page keeps looking for completions before it sleeps on their doorbell. A short call
- * finishes within this, and picking it up directly saves the task hop that resolving
- * Atomics.waitAsync costs; a longer one costs the page this much once.
+ * How long the page keeps looking for completions before it sleeps on their doorbell. A
+ * short call finishes within this, and picking it up directly saves the task hop that
+ * resolving Atomics.waitAsync costs; a longer one costs the page this much once.
  */
 const PAGE_SPIN_MS = 0.02;
 
@@ -66,7 +66,6 @@ const DEFAULT_MAX_SHARED_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** With this few calls outstanding the page stays awake (a short call's caller awaits it). */
 const SPIN_MAX_OUTSTANDING = 4;
-
 
 /** Names of the worker states a heartbeat cell holds (layout.js WORKER_*). */
 const PHASES = {
