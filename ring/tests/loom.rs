@@ -402,7 +402,8 @@ fn spsc_wrap_around_in_order() {
 /// (c'') A consumer that publishes its position once per batch (`pop_unpublished`, then
 /// `publish`): capacity 2, four values, batches of two. The producer, which sees less room
 /// than there is until the batch is published, never overwrites a cell the consumer has not
-/// read: every value arrives once, in order.
+/// read: every value arrives once, in order. As the page does, the consumer is made afresh
+/// for each pop from its own head and the tail it read last (`Consumer::resume`).
 #[test]
 fn spsc_batched_publish_in_order() {
     let runs = explore_with(Some(3), || {
@@ -411,6 +412,7 @@ fn spsc_batched_publish_in_order() {
         let mut rx = Consumer::new(ring.words(), 0);
         let mut got = Vec::new();
         while got.len() < 4 {
+            rx = Consumer::resume(ring.words(), rx.position(), rx.cached_tail());
             match rx.pop_unpublished() {
                 Ok(v) => got.push(v),
                 Err(SpscPopError::Empty) => thread::yield_now(),

@@ -113,23 +113,25 @@ impl Seat {
 /// the call. Relaxed: the caller publishes them with its Release store of the state word.
 fn write_envelope(slot: &Slot, call_id: u32, attempt: u32, args: (u32, u32), timed: bool) {
     slot.call_id.store(call_id, Ordering::Relaxed);
-    store_changed(&slot.attempt, attempt);
-    store_changed(&slot.cancel, cancel::NONE);
-    store_changed(&slot.arg_ptr, args.0);
-    store_changed(&slot.arg_len, args.1);
+    // Relaxed stores: published by the Release store of the slot's state that follows.
+    store_changed(&slot.attempt, attempt, Ordering::Relaxed);
+    store_changed(&slot.cancel, cancel::NONE, Ordering::Relaxed);
+    store_changed(&slot.arg_ptr, args.0, Ordering::Relaxed);
+    store_changed(&slot.arg_len, args.1, Ordering::Relaxed);
     let flags = if timed { layout::call_flags::TIMED } else { 0 };
-    store_changed(&slot.flags, flags);
+    store_changed(&slot.flags, flags, Ordering::Relaxed);
 }
 
-/// Stores `v` into a word the page owns unless it holds `v` already. In WebAssembly every
-/// atomic store is an exchange, which waits for the stores before it to reach the cache,
-/// while an atomic load is a plain read; most words of an envelope repeat from call to call.
-/// (A worker that wrote over the word meanwhile could as well have done so after a store.)
+/// Stores `v` into a word the page owns, with `order`, unless it holds `v` already. In
+/// WebAssembly every atomic store is an exchange, which waits for the stores before it to
+/// reach the cache, while an atomic load is a plain read; most words the page owns repeat
+/// from call to call. (A worker that wrote over the word meanwhile could as well have done
+/// so after a store; a word a worker wrote over is put right by the next store.)
 #[inline]
-fn store_changed(word: &AtomicU32, v: u32) {
-    // Relaxed (both): published by the Release store of the slot's state that follows.
+fn store_changed(word: &AtomicU32, v: u32, order: Ordering) {
+    // Relaxed: only compared.
     if word.load(Ordering::Relaxed) != v {
-        word.store(v, Ordering::Relaxed);
+        word.store(v, order);
     }
 }
 
@@ -272,7 +274,6 @@ pub(crate) struct TaskState {
     unpublished: VecDeque<u32>,
     /// Completions taken off a reclaimed seat's ring: (seat, entry, ring position).
     recovered: VecDeque<(u32, u32, u32)>,
-    /// The seat `poll` looks at first (round robin).
     /// The live seats, in seat order (rebuilt by `attach` and `reclaim`, the only changes to
     /// and from Live): the loops of every poll and of the audit visit these alone.
     live: Vec<u32>,
@@ -885,14 +886,10 @@ impl TaskState {
     fn publish_reads(&self) {
         for &i in &self.live {
             let (s, cell) = (&self.seats[i as usize], &self.block.cells[i as usize]);
-            // Relaxed loads: only compared. Release stores: the page's reads of the results
-            // and ring entries before these positions happen-before the worker reuses them.
-            if cell.arena_read.load(Ordering::Relaxed) != s.read {
-                cell.arena_read.store(s.read, Ordering::Release);
-            }
-            if cell.ring_head.load(Ordering::Relaxed) != s.head {
-                cell.ring_head.store(s.head, Ordering::Release);
-            }
+            // Release: the page's reads of the results and ring entries before these
+            // positions happen-before the worker reuses them.
+            store_changed(&cell.arena_read, s.read, Ordering::Release);
+            store_changed(&cell.ring_head, s.head, Ordering::Release);
         }
     }
 
@@ -1392,12 +1389,13 @@ impl TaskState {
         // wait for ever (for arena room, for ring room) or stop taking calls.
         self.publish_reads();
         for &seat in &self.live {
-            let cell = &self.block.cells[seat as usize];
             let quota = self.quota(seat / SEATS_PER_WORKER);
             // Relaxed: see `attach`.
-            if cell.quota.load(Ordering::Relaxed) != quota {
-                cell.quota.store(quota, Ordering::Relaxed);
-            }
+            store_changed(
+                &self.block.cells[seat as usize].quota,
+                quota,
+                Ordering::Relaxed,
+            );
         }
         let mut verdicts = Vec::new();
         // A worker that holds a call it can never finish (API contract B.8): a call it
